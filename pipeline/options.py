@@ -1,0 +1,206 @@
+"""The job's flags (one PipelineOptions class) and their start-up validation.
+
+resolve_config() turns parsed flags into a JobConfig or raises ConfigError naming the flag,
+before any data is read. The access key is taken out of argv first (extract_access_key), so it
+never travels in the pipeline options that runners display and log.
+"""
+import ipaddress
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+from transforms.account_mapping import MappingError, load_mapping
+from transforms.gainsight import SinkConfig
+from transforms.http_delivery import RetryPolicy, Secret
+
+ACCESS_KEY_ENV = "GAINSIGHT_ACCESS_KEY"
+DEFAULT_ENDPOINT = "https://event.gainsight.com"
+DEFAULT_DEAD_LETTER = "output/dead-letter/dead-letter"
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+class ConfigError(ValueError):
+    """A flag's value is unusable; str() starts with the flag's name."""
+
+    def __init__(self, flag: str, problem: str):
+        super().__init__(f"{flag}: {problem}")
+        self.flag = flag
+
+
+class SegmentToGainsightOptions(PipelineOptions):
+    """Flags of the segment-to-gainsight job (Beam's own flags pass through)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        add = parser.add_argument
+        add("--input", action="append", default=None, metavar="GLOB",
+            help="Files of newline-delimited Segment JSON, local or gs://; `.gz` is decompressed. "
+                 "Repeat the flag for several patterns. Segment's archive layout "
+                 "(segment-logs/<source>/<day>/*.gz) reads as is; dead-letter files replay.")
+        add("--gainsight_endpoint", default=DEFAULT_ENDPOINT,
+            help="Base URL of Gainsight's event endpoint; requests go to "
+                 "<endpoint>/clickstream/segmentio/event. Must be https:// unless the host is "
+                 "loopback or --allow_insecure_endpoint is given.")
+        add("--access_key", default=None,
+            help=f"Gainsight access key (a 36-character UUID). Prefer the {ACCESS_KEY_ENV} "
+                 "environment variable: a flag is visible in the process list. Never logged.")
+        add("--track_whitelist", default="",
+            help="Comma-separated track event names to send; empty sends every track event. "
+                 "Case and separators are ignored: 'Order Completed' matches 'order_completed'.")
+        add("--account_mapping", default=None, metavar="PATH",
+            help="CSV with header userId,accountId (or JSONL with those keys), local or gs://. "
+                 "Used for events whose account is not known from the event or the user's "
+                 "identify/group calls; matched on userId, else anonymousId.")
+        add("--dead_letter", default=DEFAULT_DEAD_LETTER, metavar="PREFIX",
+            help="Prefix of the dead-letter JSONL files (local or gs://): one record per event "
+                 "that could not be parsed or delivered, with stage and reason.")
+        add("--summary", default=None, metavar="PATH",
+            help="Write the run's summary (counts) as JSON here at the end of a batch run.")
+        add("--preview", default=None, metavar="PREFIX",
+            help="Build every request but send none: write them as JSONL "
+                 "({\"path\": ..., \"body\": ...}, no key) to files with this prefix.")
+        add("--batch_size", type=int, default=500,
+            help="Requests handed to the sink at a time per shard (1-10000).")
+        add("--max_concurrent_requests", type=int, default=16,
+            help="Requests in flight at once, over all shards (1-1024).")
+        add("--max_requests_per_second", type=float, default=50.0,
+            help="Global cap on requests per second (retries included), over all workers.")
+        add("--max_retries", type=int, default=3,
+            help="Retries of a request after 429, 5xx, a timeout or a connection error (0-20).")
+        add("--http_timeout_seconds", type=float, default=10.0,
+            help="Seconds to wait for Gainsight's answer to one request.")
+        add("--sink_parallelism", type=int, default=1,
+            help="Shards of the sink (1-256): each gets this share of the rate and concurrency "
+                 "caps. Raise it on Dataflow so several workers deliver at once.")
+        add("--allow_insecure_endpoint", action="store_true", default=False,
+            help="Allow an http:// endpoint on a non-loopback host (the key would travel in clear).")
+        add("--ca_bundle", default=None, metavar="PATH",
+            help="CA bundle to verify the endpoint's TLS certificate (private CAs). "
+                 "Verification is always on.")
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Everything build_pipeline() needs, validated."""
+    inputs: tuple
+    track_whitelist: str
+    account_mapping: str | None
+    dead_letter: str
+    preview: str | None
+    summary: str | None
+    sink: SinkConfig
+
+
+def extract_access_key(argv: list[str]) -> tuple[str | None, list[str]]:
+    """(key from --access_key, argv without it); the key then lives only in the sink's config."""
+    key, rest, args = None, [], iter(argv)
+    for arg in args:
+        if arg == "--access_key":
+            key = next(args, "")
+        elif arg.startswith("--access_key="):
+            key = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+    return key, rest
+
+
+def unknown_flags(argv: list[str]) -> list[str]:
+    """Flags that no PipelineOptions class defines (Beam would only warn and drop them)."""
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    seen = {}
+    for cls in PipelineOptions.__subclasses__():
+        seen.setdefault(str(cls), cls)
+    for cls in seen.values():
+        cls._add_argparse_args(parser)  # pylint: disable=protected-access
+    _, unknown = parser.parse_known_args(argv)
+    return [arg for arg in unknown if arg.startswith("-")]
+
+
+def resolve_config(options: PipelineOptions, access_key: str | None, environ=os.environ) -> JobConfig:
+    """Validates the flags; raises ConfigError naming the first bad one."""
+    opts = options.view_as(SegmentToGainsightOptions)
+    runner = options.view_as(StandardOptions).runner or ""
+    inputs = tuple(opts.input or ())
+    if not inputs:
+        raise ConfigError("--input", "give at least one file pattern")
+    for pattern in inputs:
+        _check_matches(pattern)
+    preview = opts.preview
+    key = access_key if access_key is not None else environ.get(ACCESS_KEY_ENV)
+    if not preview:
+        _check_access_key(key)
+    _check_endpoint(opts.gainsight_endpoint, opts.allow_insecure_endpoint)
+    if opts.account_mapping and "://" not in opts.account_mapping:
+        try:
+            load_mapping(opts.account_mapping)
+        except MappingError as err:
+            raise ConfigError("--account_mapping", str(err)) from None
+    if "Dataflow" in runner and not opts.dead_letter.startswith("gs://"):
+        raise ConfigError("--dead_letter", "on Dataflow it must be a gs:// prefix")
+    if opts.ca_bundle and not os.path.isfile(opts.ca_bundle):
+        raise ConfigError("--ca_bundle", f"no such file: {opts.ca_bundle}")
+    _check_range("--batch_size", opts.batch_size, 1, 10_000)
+    _check_range("--max_concurrent_requests", opts.max_concurrent_requests, 1, 1024)
+    _check_range("--max_retries", opts.max_retries, 0, 20)
+    _check_range("--sink_parallelism", opts.sink_parallelism, 1, 256)
+    if not opts.max_requests_per_second > 0:
+        raise ConfigError("--max_requests_per_second", "must be greater than 0")
+    if not opts.http_timeout_seconds > 0:
+        raise ConfigError("--http_timeout_seconds", "must be greater than 0")
+    sink = SinkConfig(
+        endpoint=opts.gainsight_endpoint,
+        access_key=Secret(key or ""),
+        batch_size=opts.batch_size,
+        max_concurrent_requests=opts.max_concurrent_requests,
+        max_requests_per_second=opts.max_requests_per_second,
+        sink_parallelism=opts.sink_parallelism,
+        retry_policy=RetryPolicy(max_retries=opts.max_retries,
+                                 timeout_seconds=opts.http_timeout_seconds),
+        ca_bundle=opts.ca_bundle)
+    return JobConfig(inputs=inputs, track_whitelist=opts.track_whitelist or "",
+                     account_mapping=opts.account_mapping, dead_letter=opts.dead_letter,
+                     preview=preview, summary=opts.summary, sink=sink)
+
+
+def _check_matches(pattern: str):
+    if "://" in pattern:
+        return  # remote patterns are matched by the job (credentials live there)
+    if not FileSystems.match([pattern])[0].metadata_list:
+        raise ConfigError("--input", f"{pattern!r} matches no files")
+
+
+def _check_access_key(key: str | None):
+    if not key:
+        raise ConfigError("--access_key", f"missing: give --access_key or set {ACCESS_KEY_ENV}")
+    if len(key) != 36 or not _UUID.match(key):
+        raise ConfigError("--access_key", f"must be a 36-character UUID "
+                          f"(like 35a84f9e-7084-47a1-b8a5-593444e9e862); got {len(key)} characters")
+
+
+def _check_endpoint(endpoint: str, allow_insecure: bool):
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("--gainsight_endpoint", f"not an http(s) URL: {endpoint!r}")
+    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
+        raise ConfigError("--gainsight_endpoint", "must be https:// (the access key travels in "
+                          "every request); pass --allow_insecure_endpoint to override")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_range(flag: str, value: int, low: int, high: int):
+    if not low <= value <= high:
+        raise ConfigError(flag, f"must be between {low} and {high}, got {value}")
+

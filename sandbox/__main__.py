@@ -1,0 +1,90 @@
+"""Run the sandbox receiver until SIGTERM/SIGINT.
+
+    GAINSIGHT_ACCESS_KEY=secret python -m sandbox --port 0 --port_file /tmp/port \\
+        --record /tmp/received.jsonl --rate_503 0.1 --seed 3
+    sandbox listening on http://127.0.0.1:41234
+
+The access key comes from --access_key or GAINSIGHT_ACCESS_KEY and is never printed.
+"""
+
+import argparse
+import asyncio
+import ipaddress
+import os
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from sandbox.faults import FaultConfig
+from sandbox.server import ACCESS_KEY_ENV, make_app
+
+SHUTDOWN_TIMEOUT_SECONDS = 1.0
+_FAULT_OPTION_TYPES = {"rate_503": float, "rate_429": float, "retry_after_seconds": int,
+                       "latency_ms": float, "drop_rate": float, "stall_rate": float,
+                       "stall_seconds": float, "rate_400": float, "seed": int}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("--access_key", help=f"expected accessKey header (default: ${ACCESS_KEY_ENV})")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--port_file", type=Path, help="file that receives the port once listening")
+    parser.add_argument("--record", type=Path, help="JSON-lines file of accepted messages")
+    defaults = FaultConfig()
+    for name, option_type in _FAULT_OPTION_TYPES.items():
+        parser.add_argument(f"--{name}", type=option_type, default=getattr(defaults, name))
+    args = parser.parse_args(argv)
+
+    args.access_key = args.access_key or os.environ.get(ACCESS_KEY_ENV)
+    if not args.access_key:
+        parser.error(f"an access key is required: --access_key or ${ACCESS_KEY_ENV}")
+    if not _is_loopback(args.host):
+        parser.error(f"--host must be a loopback IP address such as 127.0.0.1, got {args.host!r}")
+    try:
+        args.faults = FaultConfig(**{name: getattr(args, name) for name in _FAULT_OPTION_TYPES})
+    except ValueError as error:
+        parser.error(str(error))
+    return args
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(stop_signal, stop.set)
+    app = make_app(args.access_key, args.faults, args.record)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, args.host, args.port).start()
+        port = runner.addresses[0][1]
+        if args.port_file is not None:
+            _write_atomically(args.port_file, f"{port}\n")
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"sandbox listening on http://{host}:{port}", flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()  # waits for in-flight requests, then flushes the record
+
+
+def main() -> None:
+    asyncio.run(serve(parse_args()))
+
+
+if __name__ == "__main__":
+    main()

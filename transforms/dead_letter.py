@@ -1,0 +1,69 @@
+"""Dead-letter records: one JSON line per event (or file) that could not be delivered, with why.
+
+>>> record = dead_letter_record("parse", "malformed JSON", raw=b'{"type":', failed_at="2026-01-01T00:00:00Z")
+>>> record["raw"], record["status"], record["attempts"]
+('{"type":', None, 0)
+
+A record wraps the parsed `event` when there is one, else the `raw` line (base64 when it is not
+UTF-8, with `raw_encoding: "base64"`). Feeding dead-letter files back through `--input` replays the
+events they wrap (see transforms.parse.unwrap_dead_letter).
+"""
+import base64
+from datetime import datetime, timezone
+
+import apache_beam as beam
+
+from transforms.jsonio import dumps_compact
+
+RECORD_KEYS = ("stage", "reason", "status", "attempts", "failed_at")
+
+
+def utc_now_iso() -> str:
+    """The current time as ISO-8601 UTC with milliseconds: 2026-11-28T12:00:00.123Z."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def dead_letter_record(stage: str, reason: str, *, event: dict | None = None,
+                       raw: bytes | str | None = None, status: int | None = None,
+                       attempts: int = 0, source: str | None = None,
+                       failed_at: str | None = None) -> dict:
+    """{"stage", "reason", "status", "attempts", "failed_at", "event" | "raw"[, "raw_encoding"], "source"}."""
+    record = {"stage": stage, "reason": reason, "status": status, "attempts": attempts,
+              "failed_at": failed_at or utc_now_iso()}
+    if event is not None:
+        record["event"] = event
+    elif raw is not None:
+        record.update(raw_fields(raw))
+    if source is not None:
+        record["source"] = source
+    return record
+
+
+def raw_fields(raw: bytes | str) -> dict:
+    """{"raw": text} for UTF-8 (or str) input, else {"raw": base64, "raw_encoding": "base64"}."""
+    if isinstance(raw, str):
+        return {"raw": raw}
+    try:
+        return {"raw": raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"raw": base64.b64encode(raw).decode("ascii"), "raw_encoding": "base64"}
+
+
+def raw_bytes(record: dict) -> bytes:
+    """The original line of a record made by raw_fields (inverse of raw_fields)."""
+    if record.get("raw_encoding") == "base64":
+        return base64.b64decode(record["raw"])
+    return record["raw"].encode("utf-8")
+
+
+class WriteDeadLetters(beam.PTransform):
+    """Dead-letter dicts -> JSONL files `PREFIX-SSSSS-of-NNNNN.jsonl` (local or gs://)."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self._prefix = prefix
+
+    def expand(self, records):
+        return (records
+                | "ToJson" >> beam.Map(dumps_compact)
+                | "Write" >> beam.io.WriteToText(self._prefix, file_name_suffix=".jsonl"))

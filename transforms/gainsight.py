@@ -1,0 +1,179 @@
+"""The Gainsight sink: requests built, batched per shard, delivered (or previewed).
+
+    event ─► ToRequests ─► (messageId, body) ─► BatchRequests ─► (shard, [requests]) ─► DeliverToGainsight
+                                        └─► PreviewRequests (--preview: written, not sent)
+
+Shard keys 0..sink_parallelism-1 bound how many batches are in flight at once: each shard gets
+1/sink_parallelism of the global --max_requests_per_second and --max_concurrent_requests, so
+the global cap holds on any number of workers.
+"""
+import itertools
+import math
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import apache_beam as beam
+
+from transforms import counters, tags
+from transforms.dead_letter import dead_letter_record
+from transforms.http_delivery import (EVENT_PATH, GainsightSender, RateLimiter, RetryPolicy,
+                                      Secret, event_url, make_session)
+from transforms.jsonio import dumps_compact, loads_event
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    endpoint: str
+    access_key: Secret
+    batch_size: int = 500
+    max_concurrent_requests: int = 16
+    max_requests_per_second: float = 50.0
+    sink_parallelism: int = 1
+    retry_policy: RetryPolicy = RetryPolicy()
+    ca_bundle: str | None = None
+
+    def per_shard_rate(self) -> float:
+        return self.max_requests_per_second / self.sink_parallelism
+
+    def per_shard_concurrency(self) -> int:
+        return max(1, math.ceil(self.max_concurrent_requests / self.sink_parallelism))
+
+
+def shard_of(message_id: str, shards: int) -> int:
+    """Stable shard 0..shards-1 for a messageId (the same on every worker and every run)."""
+    return zlib.crc32(message_id.encode("utf-8")) % shards
+
+
+def chunked(items, size: int):
+    """Lists of up to `size` items, read lazily from any iterable."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+class ToRequestsFn(beam.DoFn):
+    """event -> (messageId, compact JSON body); counts by_type.<type>."""
+
+    def __init__(self):
+        self._by_type = {call_type: counters.counter(counters.by_type(call_type))
+                         for call_type in tags.SENDABLE_TYPES}
+
+    def process(self, event):
+        self._by_type[event["type"]].inc()
+        yield event["messageId"], dumps_compact(event)
+
+
+class ToRequests(beam.PTransform):
+    """Enriched events -> (messageId, body) requests: the body is the Segment message itself."""
+
+    def expand(self, events):
+        return events | beam.ParDo(ToRequestsFn())
+
+
+class BatchRequests(beam.PTransform):
+    """(messageId, body) -> (shard, [requests]) batches of up to batch_size.
+
+    Batch mode groups by shard with a GroupByKey and cuts each shard's requests into batches
+    (GroupIntoBatches would push the local runner onto its slow legacy engine); streaming uses
+    GroupIntoBatches with a buffering time, so a quiet stream still flushes promptly.
+    """
+
+    def __init__(self, batch_size: int, shards: int, streaming: bool = False,
+                 max_buffering_seconds: float = 5.0):
+        super().__init__()
+        self._batch_size = batch_size
+        self._shards = shards
+        self._streaming = streaming
+        self._max_buffering_seconds = max_buffering_seconds
+
+    def expand(self, requests):
+        shards, size = self._shards, self._batch_size
+        keyed = requests | "KeyByShard" >> beam.Map(lambda request: (shard_of(request[0], shards), request))
+        if self._streaming:
+            return keyed | "GroupIntoBatches" >> beam.GroupIntoBatches(
+                size, max_buffering_duration_secs=self._max_buffering_seconds)
+        return (keyed
+                | "GroupByShard" >> beam.GroupByKey()
+                | "CutBatches" >> beam.FlatMap(
+                    lambda shard_requests: ((shard_requests[0], batch)
+                                            for batch in chunked(shard_requests[1], size))))
+
+
+class DeliverBatchFn(beam.DoFn):
+    """(shard, [requests]) -> nothing on success; one dead-letter record per undelivered event.
+
+    One requests.Session and one bounded thread pool per DoFn instance (setup/teardown); never
+    raises for one bad event, since a raised exception would make the runner re-send the bundle.
+    """
+
+    def __init__(self, config: SinkConfig):
+        self._config = config
+        self._counters = {name: counters.counter(name) for name in (
+            counters.DELIVERED, counters.DEAD_LETTERED, counters.REQUESTS, counters.RETRIES,
+            counters.AMBIGUOUS_RETRIES)}
+
+    def setup(self):
+        config = self._config
+        concurrency = config.per_shard_concurrency()
+        key = config.access_key.reveal()
+        self._session = make_session(key, concurrency, config.ca_bundle)
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="gainsight")
+        self._sender = GainsightSender(self._session, event_url(config.endpoint),
+                                       config.retry_policy, RateLimiter(config.per_shard_rate()),
+                                       secret=key)
+
+    def process(self, shard_batch):
+        _, batch = shard_batch
+        batch = list(batch)
+        outcomes = self._pool.map(lambda request: self._sender.send(request[1]), batch)
+        for (_, body), outcome in zip(batch, outcomes):
+            self._count(outcome)
+            if not outcome.delivered:
+                yield dead_letter_record("deliver", outcome.reason, event=loads_event(body),
+                                         status=outcome.status, attempts=outcome.attempts)
+
+    def _count(self, outcome):
+        self._counters[counters.REQUESTS].inc(outcome.attempts)
+        self._counters[counters.RETRIES].inc(outcome.attempts - 1)
+        self._counters[counters.AMBIGUOUS_RETRIES].inc(outcome.ambiguous_retries)
+        self._counters[counters.DELIVERED if outcome.delivered else counters.DEAD_LETTERED].inc()
+
+    def teardown(self):
+        self._pool.shutdown(wait=True)
+        self._session.close()
+
+
+class DeliverToGainsight(beam.PTransform):
+    """(shard, [requests]) batches -> dead-letter records of what could not be delivered."""
+
+    def __init__(self, config: SinkConfig):
+        super().__init__()
+        self._config = config
+
+    def expand(self, batches):
+        return batches | beam.ParDo(DeliverBatchFn(self._config))
+
+
+def preview_line(request) -> str:
+    """(messageId, body) -> '{"path":"/clickstream/segmentio/event","body":{...}}' (no key)."""
+    return '{"path":"%s","body":%s}' % (EVENT_PATH, request[1])
+
+
+class PreviewRequests(beam.PTransform):
+    """(messageId, body) -> JSONL files at PREFIX of the requests that would be sent."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self._prefix = prefix
+
+    def expand(self, requests):
+        previewed = counters.counter(counters.PREVIEWED)
+
+        def to_line(request):
+            previewed.inc()
+            return preview_line(request)
+
+        return (requests
+                | "ToLine" >> beam.Map(to_line)
+                | "Write" >> beam.io.WriteToText(self._prefix, file_name_suffix=".jsonl"))

@@ -1,0 +1,197 @@
+"""Deliver one request body to Gainsight with retries, backoff and a shared rate limit.
+
+Plain Python (no Beam) so that it is tested directly against the sandbox over real HTTP:
+
+    sender = GainsightSender(make_session(key, 16), event_url(endpoint), policy, RateLimiter(50))
+    outcome = sender.send('{"type":"track",...}')  # -> Outcome(delivered=True, status=200, ...)
+
+Retry policy (Segment's own destination retried 429, 5xx and connection errors):
+- 2xx: delivered.
+- 429, 5xx, connection errors and timeouts: retried up to `max_retries` times, waiting
+  `Retry-After` when the response has one (429 also holds back the whole shard), else an
+  exponential backoff with full jitter.
+- any other status (400, 401, 403, 404, 413, 422, ...): permanent, to the dead letter at once.
+"""
+import email.utils
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+
+EVENT_PATH = "/clickstream/segmentio/event"
+AUTH_STATUSES = (401, 403)
+MAX_REASON_CHARS = 300
+
+
+def event_url(endpoint: str) -> str:
+    """'https://event.gainsight.com/' -> 'https://event.gainsight.com/clickstream/segmentio/event'."""
+    return endpoint.rstrip("/") + EVENT_PATH
+
+
+class Secret:
+    """Holds the access key; prints as <redacted> so it cannot leak through repr or logs."""
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self):
+        return "Secret(<redacted>)"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 3
+    timeout_seconds: float = 10.0
+    backoff_base_seconds: float = 0.5
+    backoff_max_seconds: float = 30.0
+    max_retry_after_seconds: float = 300.0
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**(attempt-1))]."""
+        ceiling = min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
+        return rng.uniform(0, ceiling)
+
+
+def is_retryable(status: int) -> bool:
+    return status == 429 or 500 <= status <= 599
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP-date; None if absent/bad.
+
+    >>> parse_retry_after("3")
+    3.0
+    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now=1445412480.0)
+    5.0
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class RateLimiter:
+    """Paces calls to at most `rate` per second (no burst): each acquire() takes the next slot.
+
+    hold_off(s) pushes every later slot at least s seconds out (a 429 slows the whole shard).
+    """
+
+    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep):
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self._interval = 1.0 / rate
+        self._clock = clock
+        self._sleep = sleep
+        self._next_slot = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self):
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+        if slot > now:
+            self._sleep(slot - now)
+
+    def hold_off(self, seconds: float):
+        with self._lock:
+            self._next_slot = max(self._next_slot, self._clock() + seconds)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    status: int | None      # last HTTP status, None when no response arrived
+    attempts: int
+    reason: str = ""        # why it was not delivered (never contains the access key)
+    ambiguous_retries: int = 0  # retries after a timeout, when the first send may have landed
+
+
+def make_session(access_key: str, max_connections: int, ca_bundle: str | None = None):
+    """A pooled requests.Session that sends the accessKey header on every request."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, max_connections), max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers.update({"accessKey": access_key, "Content-Type": "application/json"})
+    session.verify = ca_bundle or True
+    return session
+
+
+class GainsightSender:
+    """Sends one body at a time (thread-safe: share one sender across a pool's threads)."""
+
+    def __init__(self, session, url: str, policy: RetryPolicy, limiter: RateLimiter,
+                 secret: str = "", sleep=time.sleep, rng: random.Random | None = None):
+        self._session = session
+        self._url = url
+        self._policy = policy
+        self._limiter = limiter
+        self._secret = secret
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    def send(self, body: str) -> Outcome:
+        data = body.encode("utf-8")
+        attempts = ambiguous = 0
+        while True:
+            self._limiter.acquire()
+            attempts += 1
+            status = retry_after = None
+            try:
+                response = self._session.post(self._url, data=data,
+                                              timeout=self._policy.timeout_seconds)
+            except requests.exceptions.ReadTimeout:
+                reason = f"timed out after {self._policy.timeout_seconds}s waiting for a response"
+                timed_out = True
+            except requests.exceptions.RequestException as err:
+                reason = f"connection error: {type(err).__name__}"
+                timed_out = False
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return Outcome(True, status, attempts, ambiguous_retries=ambiguous)
+                reason = self._describe(response)
+                if not is_retryable(status):
+                    return Outcome(False, status, attempts, reason, ambiguous)
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                timed_out = False
+            if attempts > self._policy.max_retries:
+                return Outcome(False, status, attempts,
+                               f"gave up after {attempts} attempts: {reason}", ambiguous)
+            ambiguous += timed_out
+            self._sleep(self._delay(attempts, status, retry_after))
+
+    def _delay(self, attempts, status, retry_after) -> float:
+        if retry_after is None:
+            return self._policy.backoff(attempts, self._rng)
+        delay = min(retry_after, self._policy.max_retry_after_seconds)
+        if status == 429:
+            self._limiter.hold_off(delay)
+        return delay
+
+    def _describe(self, response) -> str:
+        text = " ".join(response.text.split())[:MAX_REASON_CHARS]
+        reason = f"HTTP {response.status_code}: {text}" if text else f"HTTP {response.status_code}"
+        if response.status_code in AUTH_STATUSES:
+            reason += " (the endpoint rejected the access key: check --access_key)"
+        return redact(reason, self._secret)
+
+
+def redact(text: str, secret: str) -> str:
+    """text with every occurrence of secret replaced by ***."""
+    return text.replace(secret, "***") if secret else text

@@ -1,0 +1,97 @@
+"""Read Segment exports: newline-delimited JSON files, `.gz` decompressed, local or gs://.
+
+Each non-blank line becomes `((path, line_number), raw_bytes)`; a file that cannot be opened or
+is damaged part-way (truncated or corrupt gzip) keeps the lines read before the damage and adds
+one dead-letter record naming the file and the reason.
+"""
+import gzip
+import io
+import zlib
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from transforms import counters, tags
+from transforms.dead_letter import dead_letter_record
+from transforms.parse import MAX_EVENT_BYTES
+
+# Longest prefix of a line kept in memory: enough for the parser to reject an oversize event.
+MAX_LINE_HEAD = MAX_EVENT_BYTES + 1
+_READ_ERRORS = (OSError, EOFError, zlib.error)  # gzip.BadGzipFile is an OSError
+
+
+def open_events_file(path: str):
+    """A binary stream of the file's decompressed bytes (gzip chosen by the `.gz` extension)."""
+    stream = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+    if path.endswith(".gz"):
+        return gzip.GzipFile(fileobj=stream, mode="rb")
+    return stream if isinstance(stream, io.BufferedIOBase) else io.BufferedReader(stream)
+
+
+def iter_lines(stream, max_line: int = MAX_LINE_HEAD):
+    """(line_number, line) for each line of a binary stream, without `\\n` / `\\r\\n`.
+
+    A line longer than `max_line` bytes yields only its first `max_line` bytes; the rest is
+    skipped without being held in memory.
+    """
+    line_number = 0
+    while True:
+        line = stream.readline(max_line)
+        if not line:
+            return
+        line_number += 1
+        if len(line) == max_line and not line.endswith(b"\n"):
+            _skip_to_next_line(stream, max_line)
+        yield line_number, line.rstrip(b"\r\n")
+
+
+def _skip_to_next_line(stream, chunk: int):
+    while True:
+        rest = stream.readline(chunk)
+        if not rest or rest.endswith(b"\n"):
+            return
+
+
+class ReadLinesFn(beam.DoFn):
+    """File path -> ((path, line_number), bytes) per non-blank line; damage -> DEAD_LETTER."""
+
+    def __init__(self):
+        self._read = counters.counter(counters.READ)
+        self._blank = counters.counter(counters.BLANK_LINES)
+        self._unreadable = counters.counter(counters.UNREADABLE_FILES)
+
+    def process(self, path):
+        last_line = 0
+        try:
+            with open_events_file(path) as stream:
+                for last_line, line in iter_lines(stream):
+                    if line.strip():
+                        self._read.inc()
+                        yield (path, last_line), line
+                    else:
+                        self._blank.inc()
+        except _READ_ERRORS as err:
+            self._unreadable.inc()
+            yield beam.pvalue.TaggedOutput(tags.DEAD_LETTER, dead_letter_record(
+                "read", f"file unreadable after line {last_line}: {type(err).__name__}: {err}",
+                source=path))
+
+
+class ReadSegmentFiles(beam.PTransform):
+    """Glob patterns -> {MAIN: ((path, line_number), bytes), DEAD_LETTER: records}."""
+
+    def __init__(self, patterns):
+        super().__init__()
+        self._patterns = list(patterns)
+
+    def expand(self, pbegin):
+        results = (pbegin
+                   | "Patterns" >> beam.Create(self._patterns)
+                   | "Match" >> fileio.MatchAll()
+                   | "Paths" >> beam.Map(lambda metadata: metadata.path)
+                   | "SpreadFiles" >> beam.Reshuffle()
+                   | "Lines" >> beam.ParDo(ReadLinesFn()).with_outputs(
+                       tags.DEAD_LETTER, main=tags.MAIN))
+        return {tags.MAIN: results[tags.MAIN], tags.DEAD_LETTER: results[tags.DEAD_LETTER]}

@@ -1,0 +1,53 @@
+"""The "Whitelist Track Events" setting: empty sends every track event, else only listed names,
+matched as Segment matched them, ignoring case and separators.
+
+>>> allowed = parse_whitelist("Order Completed, Signed Up")
+>>> [is_whitelisted(name, allowed) for name in ("order_completed", "ORDER-COMPLETED", "Order")]
+[True, True, False]
+"""
+import re
+
+import apache_beam as beam
+
+from transforms import counters
+
+_SEPARATORS = re.compile(r"[\s_.\-]+")
+
+
+def normalise_event_name(name: str) -> str:
+    """'Order-Completed ' -> 'order completed': lower case, runs of space/_/-/. as one space."""
+    return _SEPARATORS.sub(" ", name).strip().lower()
+
+
+def parse_whitelist(text: str | None) -> frozenset:
+    """'A, B,,C' -> normalised names; empty or None -> empty set (send every track event)."""
+    if not text:
+        return frozenset()
+    return frozenset(filter(None, (normalise_event_name(name) for name in text.split(","))))
+
+
+def is_whitelisted(event_name: str, allowed: frozenset) -> bool:
+    return not allowed or normalise_event_name(event_name) in allowed
+
+
+class KeepWhitelistedFn(beam.DoFn):
+    def __init__(self, allowed: frozenset):
+        self._allowed = allowed
+        self._filtered = counters.counter(counters.FILTERED)
+
+    def process(self, event):
+        if is_whitelisted(event["event"], self._allowed):
+            yield event
+        else:
+            self._filtered.inc()
+
+
+class FilterWhitelist(beam.PTransform):
+    """Track events -> those named in the whitelist (all when it is empty); others counted."""
+
+    def __init__(self, whitelist: str | None):
+        super().__init__()
+        self._allowed = parse_whitelist(whitelist)
+
+    def expand(self, tracks):
+        return tracks | beam.ParDo(KeepWhitelistedFn(self._allowed))
