@@ -27,7 +27,9 @@ _FAULT_OPTION_TYPES = {"rate_503": float, "rate_429": float, "retry_after_second
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
-    parser.add_argument("--access_key", help=f"expected accessKey header (default: ${ACCESS_KEY_ENV})")
+    parser.add_argument(
+        "--access_key", help=f"expected accessKey header (default: ${ACCESS_KEY_ENV})"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--port_file", type=Path, help="file that receives the port once listening")

@@ -46,7 +46,7 @@ class SandboxProcess:
     ) -> None:
         self._access_key = access_key
         self._faults = faults
-        self._directory = Path(directory) if directory is not None else None
+        self._directory = Path(directory).resolve() if directory is not None else None
         self._startup_timeout = startup_timeout
         self._temporary_directory: Path | None = None
         self._process: subprocess.Popen | None = None
@@ -75,26 +75,29 @@ class SandboxProcess:
         return self._require_process().poll()
 
     def stats(self) -> dict[str, Any]:
-        response = requests.get(f"{self.url}/_sandbox/stats", timeout=CONTROL_TIMEOUT_SECONDS)
-        response.raise_for_status()
-        return response.json()
+        return self._control("GET", "/_sandbox/stats").json()
 
     def received(self) -> list[dict[str, Any]]:
         """Every accepted message so far, in arrival order."""
-        response = requests.post(f"{self.url}/_sandbox/flush", timeout=CONTROL_TIMEOUT_SECONDS)
-        response.raise_for_status()
+        self._control("POST", "/_sandbox/flush")
         with self.record_path.open(encoding="utf-8") as record:
             return [json.loads(line) for line in record]
 
     def set_faults(self, **fields: Any) -> dict[str, Any]:
         """Replace the fault config (omitted fields reset to defaults); returns it."""
-        response = requests.post(
-            f"{self.url}/_sandbox/faults", json=fields, timeout=CONTROL_TIMEOUT_SECONDS
-        )
+        return self._control("POST", "/_sandbox/faults", json=fields).json()["faults"]
+
+    def _control(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Call a control endpoint directly (never through a proxy from the environment)."""
+        with requests.Session() as session:
+            session.trust_env = False
+            response = session.request(
+                method, self.url + path, timeout=CONTROL_TIMEOUT_SECONDS, **kwargs
+            )
         if response.status_code == 400:
             raise ValueError(response.json()["error"])
         response.raise_for_status()
-        return response.json()["faults"]
+        return response
 
     def _start(self) -> None:
         directory = self._directory

@@ -31,7 +31,8 @@ EVENT_PATH = "/clickstream/segmentio/event"
 RECORD_FLUSH_SECONDS = 0.5
 _RECORD_BUFFER_BYTES = 1 << 20
 _JSON_TYPE_NAMES = {
-    list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"
+    list: "array", str: "string", int: "number", float: "number", bool: "boolean",
+    type(None): "null",
 }
 
 
@@ -74,7 +75,7 @@ class MessageRecorder:
 
     def append(self, message: dict[str, Any]) -> None:
         if self._file is not None:
-            self._file.write(json.dumps(message, indent=None) + "\n")
+            self._file.write(json.dumps(message, separators=(",", ":")) + "\n")
 
     def flush(self) -> None:
         if self._file is not None:
@@ -92,7 +93,7 @@ class Sandbox:
     def __init__(self, access_key: str, faults: FaultConfig, recorder: MessageRecorder):
         if not access_key:
             raise ValueError("access_key must not be empty")
-        self._access_key = access_key.encode()
+        self._access_key = _key_bytes(access_key)
         self.picker = FaultPicker(faults)
         self.stats = SandboxStats()
         self.recorder = recorder
@@ -105,13 +106,19 @@ class Sandbox:
         self.picker = FaultPicker(faults)
 
     def is_authorised(self, given_key: str) -> bool:
-        return hmac.compare_digest(given_key.encode("utf-8", "surrogateescape"), self._access_key)
+        return hmac.compare_digest(_key_bytes(given_key), self._access_key)
+
+
+def _key_bytes(key: str) -> bytes:
+    return key.encode("utf-8", "surrogateescape")
 
 
 SANDBOX = web.AppKey("sandbox", Sandbox)
 
 
-def make_app(access_key: str, faults: FaultConfig, record_path: str | Path | None) -> web.Application:
+def make_app(
+    access_key: str, faults: FaultConfig, record_path: str | Path | None
+) -> web.Application:
     """Build the receiver; record_path=None accepts messages without recording them."""
     app = web.Application()
     app[SANDBOX] = Sandbox(access_key, faults, MessageRecorder(record_path))
@@ -171,7 +178,9 @@ async def receive_event(request: web.Request) -> web.Response:
         stats.in_flight -= 1
 
 
-async def _answer_event(request: web.Request, sandbox: Sandbox, arrival_second: int) -> web.Response:
+async def _answer_event(
+    request: web.Request, sandbox: Sandbox, arrival_second: int
+) -> web.Response:
     stats, faults = sandbox.stats, sandbox.faults
     if faults.latency_ms:
         await asyncio.sleep(faults.latency_ms / 1000)

@@ -52,6 +52,12 @@ def wait_until(condition, seconds=5.0):
         time.sleep(0.05)
 
 
+@pytest.fixture(autouse=True)
+def no_proxy_for_loopback(monkeypatch):
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, "127.0.0.1")
+
+
 @pytest.fixture
 def sandbox(tmp_path):
     with SandboxProcess(KEY, directory=tmp_path) as running:
@@ -205,7 +211,9 @@ def test_faults_can_be_replaced_at_runtime(sandbox):
 
 
 def test_fault_update_with_unknown_field_is_400(sandbox):
-    response = requests.post(sandbox.url + "/_sandbox/faults", json={"rate_999": 1}, timeout=TIMEOUT)
+    response = requests.post(
+        sandbox.url + "/_sandbox/faults", json={"rate_999": 1}, timeout=TIMEOUT
+    )
 
     assert response.status_code == 400
     assert "rate_999" in response.json()["error"]

@@ -1,0 +1,150 @@
+"""One TestPipeline test per composite: data in, exact data and counters out."""
+import gzip
+import json
+
+import apache_beam as beam
+from apache_beam.testing.util import assert_that, equal_to
+
+from transforms import tags
+from transforms.consent import FilterConsent
+from transforms.dead_letter import WriteDeadLetters
+from transforms.dedupe import DedupeByMessageId
+from transforms.enrich import AttachAccountId
+from transforms.gainsight import BatchRequests, PreviewRequests, ToRequests
+from transforms.parse import ParseEvents
+from transforms.read import ReadSegmentFiles
+from transforms.route import RouteByCallType
+from transforms.whitelist import FilterWhitelist
+
+
+def track(message_id, user="u1", name="Signed Up", **fields):
+    return {"type": "track", "event": name, "userId": user, "messageId": message_id, **fields}
+
+
+def test_read_files_gz_and_plain_blank_lines_crlf_and_damaged_gzip(run, tmp_path):
+    (tmp_path / "a.jsonl").write_bytes(b'{"n":1}\r\n\n   \n{"n":2}')
+    with gzip.open(tmp_path / "b.jsonl.gz", "wb") as out:
+        out.write(b'{"n":3}\n')
+    whole = gzip.compress(b"".join(b'{"n":%d}\n' % n for n in range(100, 5100)))
+    (tmp_path / "c.gz").write_bytes(whole[: len(whole) // 2])
+    read = run.pipeline | ReadSegmentFiles([str(tmp_path / "*")])
+    lines = read[tags.MAIN] | beam.Map(lambda sourced: (sourced[0][0].rsplit("/", 1)[1], sourced[0][1], sourced[1]))
+    first_plain = lines | "Plain" >> beam.Filter(lambda line: line[0] != "c.gz")
+    assert_that(first_plain, equal_to([("a.jsonl", 1, b'{"n":1}'), ("a.jsonl", 4, b'{"n":2}'),
+                                       ("b.jsonl.gz", 1, b'{"n":3}')]), label="PlainAndGzip")
+    damaged = (lines | "Damaged" >> beam.Filter(lambda line: line[0] == "c.gz")
+               | beam.Map(lambda line: json.loads(line[2])["n"] == line[1] + 99) | beam.combiners.Count.PerElement())
+    dead = read[tags.DEAD_LETTER] | beam.Map(lambda r: (r["stage"], r["source"].endswith("c.gz"), "EOFError" in r["reason"]))
+    assert_that(dead, equal_to([("read", True, True)]), label="DeadLetter")
+    assert_that(damaged | beam.Map(lambda kv: kv[0]), equal_to([True]), label="DamagedLinesInOrder")
+    run.finish()
+    assert run.counters["blank_lines"] == 2
+    assert run.counters["unreadable_files"] == 1
+    assert 1000 < run.counters["read"] - 3 < 5000  # lines before the damage were kept
+
+
+def test_parse_splits_good_events_from_dead_letters(run):
+    lines = [(("f", 1), json.dumps(track("m1")).encode()), (("f", 2), b"{oops")]
+    parsed = run.pipeline | beam.Create(lines) | ParseEvents()
+    assert_that(parsed[tags.MAIN], equal_to([(("f", 1), track("m1"))]), label="Good")
+    assert_that(parsed[tags.DEAD_LETTER] | beam.Map(lambda r: (r["stage"], r["raw"], r["source"])),
+                equal_to([("parse", "{oops", "f:2")]), label="Bad")
+    assert run.finish().counters["invalid"] == 1
+
+
+def test_dedupe_keeps_the_earliest_copy_and_counts_the_rest(run):
+    copies = [(("b.gz", 1), track("m1", plan="late")), (("a.gz", 7), track("m1", plan="first")),
+              (("a.gz", 9), track("m1", plan="later")), (("a.gz", 1), track("m2"))]
+    deduped = run.pipeline | beam.Create(copies) | DedupeByMessageId()
+    assert_that(deduped, equal_to([track("m1", plan="first"), track("m2")]))
+    assert run.finish().counters["duplicates"] == 2
+
+
+def test_consent_drops_opted_out_events_and_counts_them(run):
+    events = [track("m1"), track("m2", integrations={"Gainsight": False}),
+              track("m3", integrations={"All": False}), track("m4", integrations={"All": False, "Gainsight": True})]
+    kept = run.pipeline | beam.Create(events) | FilterConsent()
+    assert_that(kept | beam.Map(lambda e: e["messageId"]), equal_to(["m1", "m4"]))
+    assert run.finish().counters["skipped_by_integrations"] == 2
+
+
+def test_route_by_call_type(run):
+    events = [track("t1"), {"type": "identify", "userId": "u", "messageId": "i1"},
+              {"type": "group", "userId": "u", "groupId": "G", "messageId": "g1"},
+              {"type": "page", "userId": "u", "messageId": "p1"}, {"type": "screen", "userId": "u", "messageId": "s1"},
+              {"type": "alias", "userId": "u", "messageId": "a1"}, {"type": "Track", "userId": "u", "messageId": "x1"}]
+    routed = run.pipeline | beam.Create(events) | RouteByCallType()
+    for call_type, expected in ((tags.TRACK, ["t1"]), (tags.IDENTIFY, ["i1"]), (tags.GROUP, ["g1"])):
+        assert_that(routed[call_type] | f"Ids{call_type}" >> beam.Map(lambda e: e["messageId"]),
+                    equal_to(expected), label=f"Check{call_type}")
+    counters = run.finish().counters
+    assert counters["unsupported"] == 4
+    assert [counters[f"unsupported.{k}"] for k in ("page", "screen", "alias", "other")] == [1, 1, 1, 1]
+
+
+def test_whitelist_filters_track_names(run):
+    events = [track("m1", name="order_completed"), track("m2", name="Dashboard Viewed")]
+    kept = run.pipeline | beam.Create(events) | FilterWhitelist("Order Completed")
+    assert_that(kept | beam.Map(lambda e: e["messageId"]), equal_to(["m1"]))
+    assert run.finish().counters["filtered"] == 1
+
+
+def test_attach_account_id(run, tmp_path):
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("userId,accountId\nmapped-user,ACC-MAP\nanon-7,ACC-ANON\n")
+    events = [
+        {"type": "identify", "userId": "u1", "messageId": "i1", "traits": {"accountId": "ACC-1"},
+         "timestamp": "2024-11-01T10:00:00Z"},
+        {"type": "group", "userId": "u1", "messageId": "g1", "groupId": "ACC-2", "timestamp": "2024-11-02T10:00:00Z"},
+        track("t-before", user="u1", timestamp="2024-10-30T00:00:00Z"),
+        track("t-between", user="u1", timestamp="2024-11-01T12:00:00+02:00"),
+        track("t-after", user="u1", timestamp="2024-11-03T00:00:00.000Z"),
+        track("t-own", user="u1", properties={"accountId": "ACC-OWN"}, timestamp="2024-11-03T00:00:00Z"),
+        {"type": "identify", "userId": "u1", "messageId": "i-late", "traits": {"plan": "pro"},
+         "timestamp": "2024-11-04T00:00:00Z"},
+        track("t-mapped", user="mapped-user"),
+        {"type": "track", "event": "E", "anonymousId": "anon-7", "messageId": "t-anon"},
+        track("t-none", user="nobody"),
+    ]
+    enriched = run.pipeline | beam.Create(events) | AttachAccountId(str(mapping))
+    accounts = enriched | beam.Map(lambda e: (e["messageId"], (e.get("properties") or e.get("traits") or {}).get("accountId", e.get("groupId"))))
+    assert_that(accounts, equal_to([
+        ("i1", "ACC-1"), ("g1", "ACC-2"), ("t-before", "ACC-1"), ("t-between", "ACC-1"),
+        ("t-after", "ACC-2"), ("t-own", "ACC-OWN"), ("i-late", "ACC-2"), ("t-mapped", "ACC-MAP"),
+        ("t-anon", "ACC-ANON"), ("t-none", None)]))
+    assert run.finish().counters["unmapped"] == 1
+
+
+def test_batch_requests_cuts_shards_into_bounded_batches(run):
+    requests = [(f"m{i}", "{}") for i in range(23)]
+    batches = (run.pipeline | beam.Create(requests) | BatchRequests(batch_size=5, shards=3)
+               | beam.Map(lambda sb: (sb[0], sorted(r[0] for r in sb[1]))))
+    assert_that(batches | "Sizes" >> beam.Map(lambda sb: 0 <= sb[0] < 3 and 1 <= len(sb[1]) <= 5),
+                _all_true(), label="Bounded")
+    assert_that(batches | beam.FlatMap(lambda sb: sb[1]), equal_to([f"m{i}" for i in range(23)]), label="Complete")
+    run.finish()
+
+
+def _all_true():
+    def check(values):
+        assert values and all(values), values
+    return check
+
+
+def test_to_requests_and_preview_write_bodies_without_key(run, tmp_path):
+    events = [track("m1", properties={"accountId": "A"}), {"type": "group", "userId": "u", "groupId": "G", "messageId": "g"}]
+    _ = run.pipeline | beam.Create(events) | ToRequests() | PreviewRequests(str(tmp_path / "preview"))
+    counters = run.finish().counters
+    lines = [json.loads(line) for path in tmp_path.glob("preview*.jsonl") for line in path.read_text().splitlines()]
+    assert sorted(lines, key=lambda l: l["body"]["messageId"]) == [
+        {"path": "/clickstream/segmentio/event", "body": events[1]},
+        {"path": "/clickstream/segmentio/event", "body": events[0]}]
+    assert (counters["previewed"], counters["by_type.track"], counters["by_type.group"]) == (2, 1, 1)
+
+
+def test_write_dead_letters_as_jsonl(run, tmp_path):
+    records = [{"stage": "parse", "reason": "r1", "raw": "x"}, {"stage": "deliver", "reason": "r2", "event": track("m")}]
+    _ = run.pipeline | beam.Create(records) | WriteDeadLetters(str(tmp_path / "dl"))
+    run.finish()
+    written = [json.loads(line) for path in tmp_path.glob("dl-*.jsonl") for line in path.read_text().splitlines()]
+    assert sorted(written, key=lambda r: r["reason"]) == records

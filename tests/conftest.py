@@ -1,0 +1,35 @@
+"""Shared test fixtures: a distinctive access key and a sandbox (real HTTP on loopback)."""
+import pytest
+
+from sandbox.faults import FaultConfig
+from sandbox.process import SandboxProcess
+
+# Distinctive, so that a test can search everything a run printed or wrote for it.
+ACCESS_KEY = "5ec2e7f0-9a1b-4c3d-8e4f-a0b1c2d3e4f5"
+WRONG_KEY = "00000000-1111-2222-3333-444444444444"
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """A fault-free sandbox accepting ACCESS_KEY; stopped after the test."""
+    directory = tmp_path / "sandbox"
+    directory.mkdir()
+    with SandboxProcess(ACCESS_KEY, FaultConfig(), directory=directory) as running:
+        yield running
+
+
+@pytest.fixture
+def start_sandbox(tmp_path):
+    """Factory for sandboxes with faults: start_sandbox(rate_503=1.0) -> running sandbox."""
+    with_stack = []
+
+    def start(**faults):
+        directory = tmp_path / f"sandbox{len(with_stack)}"
+        directory.mkdir()
+        process = SandboxProcess(ACCESS_KEY, FaultConfig(**faults), directory=directory)
+        with_stack.append(process)
+        return process.__enter__()
+
+    yield start
+    for process in with_stack:
+        process.__exit__(None, None, None)
