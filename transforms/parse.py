@@ -24,7 +24,15 @@ DERIVED_ID_PREFIX = "derived-"
 
 
 class InvalidEvent(ValueError):
-    """A line that is not a valid Segment event; str() is the dead-letter reason."""
+    """A line that is not a valid Segment event; str() is the dead-letter reason.
+
+    `raw` is set when the line to dead-letter is not the one read: a replayed dead-letter
+    record that fails again is dead-lettered with its original line, not wrapped once more.
+    """
+
+    def __init__(self, reason: str, raw: bytes | None = None):
+        super().__init__(reason)
+        self.raw = raw
 
 
 def parse_line(raw: bytes) -> dict:
@@ -67,7 +75,11 @@ def unwrap_dead_letter(record: dict) -> dict:
         validate_event(event)
         return ensure_message_id(event)
     if isinstance(record.get("raw"), str):
-        return parse_line(raw_bytes(record))
+        original = raw_bytes(record)
+        try:
+            return parse_line(original)
+        except InvalidEvent as err:
+            raise InvalidEvent(str(err), raw=err.raw if err.raw is not None else original) from None
     raise InvalidEvent("dead-letter record without an event or raw line to replay")
 
 
@@ -170,7 +182,8 @@ class ParseFn(beam.DoFn):
         except InvalidEvent as err:
             self._invalid.inc()
             yield beam.pvalue.TaggedOutput(tags.DEAD_LETTER, dead_letter_record(
-                "parse", str(err), raw=raw, source=f"{source[0]}:{source[1]}"))
+                "parse", str(err), raw=raw if err.raw is None else err.raw,
+                source=f"{source[0]}:{source[1]}"))
 
 
 class ParseEvents(beam.PTransform):
