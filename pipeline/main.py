@@ -8,7 +8,8 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 
 from pipeline.graph import build_pipeline
-from pipeline.options import ConfigError, extract_access_key, resolve_config, unknown_flags
+from pipeline.options import (ACCESS_KEY_ENV, ConfigError, extract_access_key, resolve_config,
+                              unknown_flags)
 from pipeline.summary import build_summary, counter_values, format_table
 
 # Beam 2.77's DirectRunner first tries to download a Prism binary; run batch on the
@@ -46,7 +47,16 @@ def run(argv: list[str] | None = None, environ=None) -> int:
         with open(config.summary, "w", encoding="utf-8") as out:
             json.dump(summary, out, indent=2, sort_keys=True)
         print(f"summary: {config.summary}")
-    return 0 if summary["balanced"] else 1
+    if summary["key_rejected"]:
+        print(f"error: Gainsight rejected the access key repeatedly (HTTP 401/403), so delivery "
+              f"stopped; {summary['dead_lettered']} undelivered events are in the dead letter. "
+              f"Check --access_key (or {ACCESS_KEY_ENV}) and replay the dead letter with --input.",
+              file=sys.stderr)
+        return 3
+    if not summary["balanced"]:
+        print("error: the counts do not add up (see the table); please report this", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _config_failure(err: ConfigError) -> int:

@@ -72,6 +72,8 @@ class SegmentToGainsightOptions(PipelineOptions):
             help="Global cap on requests per second (retries included), over all workers.")
         add("--max_retries", type=int, default=3,
             help="Retries of a request after 429, 5xx, a timeout or a connection error (0-20).")
+        add("--max_retry_seconds", type=float, default=300.0,
+            help="Total time one request may spend in retries before it is dead-lettered.")
         add("--http_timeout_seconds", type=float, default=10.0,
             help="Seconds to wait for Gainsight's answer to one request.")
         add("--sink_parallelism", type=int, default=1,
@@ -150,6 +152,8 @@ def resolve_config(options: PipelineOptions, access_key: str | None, environ=os.
     _check_range("--sink_parallelism", opts.sink_parallelism, 1, 256)
     if not opts.max_requests_per_second > 0:
         raise ConfigError("--max_requests_per_second", "must be greater than 0")
+    if not opts.max_retry_seconds > 0:
+        raise ConfigError("--max_retry_seconds", "must be greater than 0")
     if not opts.http_timeout_seconds > 0:
         raise ConfigError("--http_timeout_seconds", "must be greater than 0")
     sink = SinkConfig(
@@ -160,7 +164,8 @@ def resolve_config(options: PipelineOptions, access_key: str | None, environ=os.
         max_requests_per_second=opts.max_requests_per_second,
         sink_parallelism=opts.sink_parallelism,
         retry_policy=RetryPolicy(max_retries=opts.max_retries,
-                                 timeout_seconds=opts.http_timeout_seconds),
+                                 timeout_seconds=opts.http_timeout_seconds,
+                                 max_retry_seconds=opts.max_retry_seconds),
         ca_bundle=opts.ca_bundle)
     return JobConfig(inputs=inputs, track_whitelist=opts.track_whitelist or "",
                      account_mapping=opts.account_mapping, dead_letter=opts.dead_letter,

@@ -10,7 +10,7 @@ from transforms.tags import SENDABLE_TYPES
 
 SCALARS = (counters.READ,) + counters.OUTCOMES + (
     counters.UNMAPPED, counters.REQUESTS, counters.RETRIES, counters.AMBIGUOUS_RETRIES,
-    counters.BLANK_LINES, counters.UNREADABLE_FILES)
+    counters.KEY_REJECTED, counters.BLANK_LINES, counters.UNREADABLE_FILES)
 
 
 def counter_values(result) -> dict:

@@ -23,6 +23,7 @@ UNMAPPED = "unmapped"
 REQUESTS = "requests"
 RETRIES = "retries"
 AMBIGUOUS_RETRIES = "ambiguous_retries"
+KEY_REJECTED = "key_rejected"          # dead-lettered unsent after the key was rejected repeatedly
 
 OUTCOMES = (INVALID, DUPLICATES, SKIPPED_BY_INTEGRATIONS, UNSUPPORTED, FILTERED,
             DELIVERED, DEAD_LETTERED, PREVIEWED)

@@ -111,7 +111,7 @@ class DeliverBatchFn(beam.DoFn):
         self._config = config
         self._counters = {name: counters.counter(name) for name in (
             counters.DELIVERED, counters.DEAD_LETTERED, counters.REQUESTS, counters.RETRIES,
-            counters.AMBIGUOUS_RETRIES)}
+            counters.AMBIGUOUS_RETRIES, counters.KEY_REJECTED)}
 
     def setup(self):
         config = self._config
@@ -135,7 +135,8 @@ class DeliverBatchFn(beam.DoFn):
 
     def _count(self, outcome):
         self._counters[counters.REQUESTS].inc(outcome.attempts)
-        self._counters[counters.RETRIES].inc(outcome.attempts - 1)
+        self._counters[counters.RETRIES].inc(max(outcome.attempts - 1, 0))
+        self._counters[counters.KEY_REJECTED].inc(outcome.key_rejected)
         self._counters[counters.AMBIGUOUS_RETRIES].inc(outcome.ambiguous_retries)
         self._counters[counters.DELIVERED if outcome.delivered else counters.DEAD_LETTERED].inc()
 

@@ -11,6 +11,9 @@ Retry policy (Segment's own destination retried 429, 5xx and connection errors):
   `Retry-After` when the response has one (429 also holds back the whole shard), else an
   exponential backoff with full jitter.
 - any other status (400, 401, 403, 404, 413, 422, ...): permanent, to the dead letter at once.
+- a request is also given up when its retries would outlast `max_retry_seconds`.
+- 401/403 mean the key is wrong: after AUTH_FAILURES_BEFORE_STOP of them in a row the sender
+  stops sending and every later body is returned undelivered at once (`key_rejected`).
 """
 import email.utils
 import random
@@ -23,6 +26,7 @@ from requests.adapters import HTTPAdapter
 
 EVENT_PATH = "/clickstream/segmentio/event"
 AUTH_STATUSES = (401, 403)
+AUTH_FAILURES_BEFORE_STOP = 5
 MAX_REASON_CHARS = 300
 
 
@@ -53,6 +57,7 @@ class RetryPolicy:
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
     max_retry_after_seconds: float = 300.0
+    max_retry_seconds: float = 300.0   # total time one request may spend retrying
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full jitter: uniform in [0, min(max, base * 2**(attempt-1))]."""
@@ -119,6 +124,7 @@ class Outcome:
     attempts: int
     reason: str = ""        # why it was not delivered (never contains the access key)
     ambiguous_retries: int = 0  # retries after a timeout, when the first send may have landed
+    key_rejected: bool = False  # not sent because the endpoint kept rejecting the access key
 
 
 def make_session(access_key: str, max_connections: int, ca_bundle: str | None = None):
@@ -136,19 +142,40 @@ class GainsightSender:
     """Sends one body at a time (thread-safe: share one sender across a pool's threads)."""
 
     def __init__(self, session, url: str, policy: RetryPolicy, limiter: RateLimiter,
-                 secret: str = "", sleep=time.sleep, rng: random.Random | None = None):
+                 secret: str = "", sleep=time.sleep, clock=time.monotonic,
+                 rng: random.Random | None = None):
         self._session = session
         self._url = url
         self._policy = policy
         self._limiter = limiter
         self._secret = secret
         self._sleep = sleep
+        self._clock = clock
         self._rng = rng or random.Random()
+        self._auth_failures_in_a_row = 0
+        self._lock = threading.Lock()
+
+    @property
+    def key_rejected(self) -> bool:
+        """True once the endpoint has rejected the key AUTH_FAILURES_BEFORE_STOP times in a row."""
+        return self._auth_failures_in_a_row >= AUTH_FAILURES_BEFORE_STOP
 
     def send(self, body: str) -> Outcome:
+        outcome = self._send(body)
+        with self._lock:
+            if outcome.status in AUTH_STATUSES:
+                self._auth_failures_in_a_row += 1
+            elif outcome.delivered:
+                self._auth_failures_in_a_row = 0
+        return outcome
+
+    def _send(self, body: str) -> Outcome:
         data = body.encode("utf-8")
         attempts = ambiguous = 0
+        started = self._clock()
         while True:
+            if self.key_rejected:
+                return Outcome(False, None, attempts, KEY_REJECTED_REASON, ambiguous, key_rejected=True)
             self._limiter.acquire()
             attempts += 1
             status = retry_after = None
@@ -173,16 +200,20 @@ class GainsightSender:
             if attempts > self._policy.max_retries:
                 return Outcome(False, status, attempts,
                                f"gave up after {attempts} attempts: {reason}", ambiguous)
+            delay = self._delay(attempts, retry_after)
+            if self._clock() - started + delay > self._policy.max_retry_seconds:
+                return Outcome(False, status, attempts,
+                               f"gave up after {attempts} attempts: retrying would take longer "
+                               f"than {self._policy.max_retry_seconds:g}s: {reason}", ambiguous)
+            if status == 429:
+                self._limiter.hold_off(delay)
             ambiguous += timed_out
-            self._sleep(self._delay(attempts, status, retry_after))
+            self._sleep(delay)
 
-    def _delay(self, attempts, status, retry_after) -> float:
+    def _delay(self, attempts, retry_after) -> float:
         if retry_after is None:
             return self._policy.backoff(attempts, self._rng)
-        delay = min(retry_after, self._policy.max_retry_after_seconds)
-        if status == 429:
-            self._limiter.hold_off(delay)
-        return delay
+        return min(retry_after, self._policy.max_retry_after_seconds)
 
     def _describe(self, response) -> str:
         text = " ".join(response.text.split())[:MAX_REASON_CHARS]
@@ -190,6 +221,10 @@ class GainsightSender:
         if response.status_code in AUTH_STATUSES:
             reason += " (the endpoint rejected the access key: check --access_key)"
         return redact(reason, self._secret)
+
+
+KEY_REJECTED_REASON = (f"not sent: the endpoint rejected the access key {AUTH_FAILURES_BEFORE_STOP} "
+                       "times in a row (HTTP 401/403), so delivery stopped; check --access_key")
 
 
 def redact(text: str, secret: str) -> str:

@@ -78,16 +78,20 @@ def test_unknown_flag_is_an_error_not_a_warning(tmp_path):
     assert result.code == 2 and "--trak_whitelist" in result.stderr
 
 
-def test_rejected_key_dead_letters_every_event_and_is_never_written(sandbox, tmp_path):
-    source = write_jsonl(tmp_path / "events.jsonl", events_for_every_rule())
+def test_rejected_key_stops_delivery_dead_letters_every_event_and_is_never_written(sandbox, tmp_path):
+    more = [{"type": "track", "userId": f"u{n}", "messageId": f"x{n}", "event": "Signed Up"} for n in range(60)]
+    source = write_jsonl(tmp_path / "events.jsonl", events_for_every_rule() + more)
     out = tmp_path / "out"
-    result = run_cli(["--input", str(source), "--gainsight_endpoint", sandbox.url,
+    result = run_cli(["--input", str(source), "--gainsight_endpoint", sandbox.url, "--max_concurrent_requests", "4",
                       "--track_whitelist", "Order Completed,Signed Up"], out, WRONG_KEY)
+    assert result.code == 3 and "--access_key" in result.stderr
     assert sandbox.received() == []
+    assert sandbox.stats()["unauthorized"] <= 5 + 4          # it stopped trying soon after 5 in a row
     delivery_failures = [r for r in result.dead_letters if r["stage"] == "deliver"]
-    assert sorted(r["event"]["messageId"] for r in delivery_failures) == ["g1", "i1", "t1", "t4"]
-    assert all(r["status"] == 401 and "--access_key" in r["reason"] for r in delivery_failures)
-    assert result.summary["dead_lettered"] == 4 and result.summary["balanced"]
+    assert len(delivery_failures) == 64
+    assert {r["event"]["messageId"] for r in delivery_failures} >= {"g1", "i1", "t1", "t4"}
+    assert all("--access_key" in r["reason"] for r in delivery_failures)
+    assert result.summary["key_rejected"] >= 64 - 9 and result.summary["balanced"]
     everything = result.stdout + result.stderr + "".join(p.read_text() for p in out.rglob("*") if p.is_file())
     assert WRONG_KEY not in everything and ACCESS_KEY not in everything
 

@@ -85,6 +85,33 @@ def test_wrong_key_is_permanent_names_the_flag_and_never_shows_a_key(sandbox):
     assert sandbox.received() == []
 
 
+def test_repeated_key_rejections_stop_the_sender(sandbox):
+    sender, _ = sender_for(sandbox.url, key=WRONG_KEY)
+    outcomes = [sender.send(BODY) for _ in range(8)]
+    assert [o.status for o in outcomes] == [401] * 5 + [None] * 3
+    assert [o.key_rejected for o in outcomes] == [False] * 5 + [True] * 3
+    assert "--access_key" in outcomes[-1].reason
+    assert sandbox.stats()["unauthorized"] == 5
+
+
+def test_retries_stop_when_they_would_outlast_the_budget(start_sandbox):
+    sandbox = start_sandbox(rate_429=1.0, retry_after_seconds=40)
+    now = [0.0]
+    sleeps = Sleeps()
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    sender = GainsightSender(make_session(ACCESS_KEY, 1), event_url(sandbox.url),
+                             RetryPolicy(max_retries=10, max_retry_seconds=100.0),
+                             RateLimiter(10_000, clock=lambda: now[0], sleep=sleep),
+                             secret=ACCESS_KEY, sleep=sleep, clock=lambda: now[0])
+    outcome = sender.send(BODY)
+    assert outcome.attempts == 3            # waits 40 s twice; a third wait would pass 100 s
+    assert "longer than 100s" in outcome.reason and outcome.status == 429
+
+
 def test_dropped_connections_are_retried(start_sandbox):
     sandbox = start_sandbox(drop_rate=1.0)
     sender, sleeps = sender_for(sandbox.url, max_retries=2)
