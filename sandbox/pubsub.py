@@ -54,12 +54,13 @@ DELETED_TOPIC = "_deleted-topic_"  # what a subscription's topic reads once the 
 _WORKERS = 16
 _TOPIC_NAME = re.compile(r"projects/[^/]+/topics/[^/]+")
 _SUBSCRIPTION_NAME = re.compile(r"projects/[^/]+/subscriptions/[^/]+")
+Code = grpc.StatusCode
 
 
 class PubSubError(Exception):
     """A request the service refuses; sent to the client as this gRPC status."""
 
-    def __init__(self, code: grpc.StatusCode, details: str):
+    def __init__(self, code: Code, details: str):
         super().__init__(f"{code.name}: {details}")
         self.code = code
         self.details = details
@@ -106,7 +107,7 @@ class Broker:
         _check_name(topic.name, _TOPIC_NAME, "topic")
         with self._changed:
             if topic.name in self._topics:
-                raise PubSubError(grpc.StatusCode.ALREADY_EXISTS, f"Topic already exists: {topic.name}")
+                raise PubSubError(Code.ALREADY_EXISTS, f"Topic already exists: {topic.name}")
             self._topics[topic.name] = topic
             return topic
 
@@ -116,7 +117,8 @@ class Broker:
 
     def list_topics(self, project: str) -> list[types.Topic]:
         with self._changed:
-            return [t for name, t in sorted(self._topics.items()) if name.startswith(f"{project}/topics/")]
+            prefix = f"{project}/topics/"
+            return [t for name, t in sorted(self._topics.items()) if name.startswith(prefix)]
 
     def delete_topic(self, name: str) -> None:
         with self._changed:
@@ -129,9 +131,9 @@ class Broker:
     def publish(self, topic: str, messages: list[types.PubsubMessage]) -> list[str]:
         """Store and fan out messages; returns their new message_ids."""
         if not messages:
-            raise PubSubError(grpc.StatusCode.INVALID_ARGUMENT, "No messages to publish")
+            raise PubSubError(Code.INVALID_ARGUMENT, "No messages to publish")
         if any(not m.data and not m.attributes for m in messages):
-            raise PubSubError(grpc.StatusCode.INVALID_ARGUMENT, "A message needs data or attributes")
+            raise PubSubError(Code.INVALID_ARGUMENT, "A message needs data or attributes")
         now = datetime.datetime.now(datetime.timezone.utc)
         with self._changed:
             self._topic(topic)
@@ -158,7 +160,7 @@ class Broker:
             self._topic(subscription.topic)
             if subscription.name in self._subscriptions:
                 raise PubSubError(
-                    grpc.StatusCode.ALREADY_EXISTS, f"Subscription already exists: {subscription.name}"
+                    Code.ALREADY_EXISTS, f"Subscription already exists: {subscription.name}"
                 )
             self._subscriptions[subscription.name] = _Subscription(subscription)
             return subscription
@@ -180,7 +182,7 @@ class Broker:
         Each lease lasts ack_deadline_seconds, or the subscription's ack deadline when 0.
         """
         if max_messages <= 0:
-            raise PubSubError(grpc.StatusCode.INVALID_ARGUMENT, "max_messages must be positive")
+            raise PubSubError(Code.INVALID_ARGUMENT, "max_messages must be positive")
         give_up = time.monotonic() + wait_seconds
         with self._changed:
             while True:
@@ -190,8 +192,8 @@ class Broker:
                 if subscription.ready or now >= give_up:
                     deadline = ack_deadline_seconds or subscription.proto.ack_deadline_seconds
                     return self._lease(subscription, max_messages, now + deadline)
-                next_expiry = min((lease.deadline for lease in subscription.leases.values()), default=give_up)
-                self._changed.wait(min(give_up, next_expiry) - now)
+                deadlines = [lease.deadline for lease in subscription.leases.values()]
+                self._changed.wait(min([give_up, *deadlines]) - now)
 
     def acknowledge(self, name: str, ack_ids: list[str]) -> None:
         with self._changed:
@@ -220,20 +222,23 @@ class Broker:
         try:
             return self._topics[name]
         except KeyError:
-            raise PubSubError(grpc.StatusCode.NOT_FOUND, f"Topic not found: {name}") from None
+            raise PubSubError(Code.NOT_FOUND, f"Topic not found: {name}") from None
 
     def _subscription(self, name: str) -> _Subscription:
         try:
             return self._subscriptions[name]
         except KeyError:
-            raise PubSubError(grpc.StatusCode.NOT_FOUND, f"Subscription does not exist: {name}") from None
+            raise PubSubError(Code.NOT_FOUND, f"Subscription does not exist: {name}") from None
 
     def _expire_leases(self, subscription: _Subscription, now: float) -> None:
         expired = [ack_id for ack_id, lease in subscription.leases.items() if lease.deadline <= now]
-        subscription.ready.extendleft(reversed([subscription.leases.pop(a).message for a in expired]))
+        messages = [subscription.leases.pop(ack_id).message for ack_id in expired]
+        subscription.ready.extendleft(reversed(messages))
         self._counts["expired"] += len(expired)
 
-    def _lease(self, subscription: _Subscription, max_messages: int, deadline: float) -> list[types.ReceivedMessage]:
+    def _lease(
+        self, subscription: _Subscription, max_messages: int, deadline: float
+    ) -> list[types.ReceivedMessage]:
         received = []
         while subscription.ready and len(received) < max_messages:
             message = subscription.ready.popleft()
@@ -246,13 +251,13 @@ class Broker:
 
 def _check_name(name: str, pattern: re.Pattern, kind: str) -> None:
     if not pattern.fullmatch(name):
-        raise PubSubError(grpc.StatusCode.INVALID_ARGUMENT, f"Invalid {kind} name: {name!r}")
+        raise PubSubError(Code.INVALID_ARGUMENT, f"Invalid {kind} name: {name!r}")
 
 
 def _check_ack_deadline(seconds: int, minimum: int) -> None:
     if not minimum <= seconds <= MAX_ACK_DEADLINE_SECONDS:
         raise PubSubError(
-            grpc.StatusCode.INVALID_ARGUMENT,
+            Code.INVALID_ARGUMENT,
             f"ack deadline {seconds} s is outside [{minimum}, {MAX_ACK_DEADLINE_SECONDS}]",
         )
 
@@ -276,10 +281,11 @@ class _Stream:
             self._broker.acknowledge(self.subscription, request.ack_ids)
         if len(request.modify_deadline_ack_ids) != len(request.modify_deadline_seconds):
             raise PubSubError(
-                grpc.StatusCode.INVALID_ARGUMENT,
+                Code.INVALID_ARGUMENT,
                 "modify_deadline_ack_ids and modify_deadline_seconds differ in length",
             )
-        for ack_id, seconds in zip(request.modify_deadline_ack_ids, request.modify_deadline_seconds):
+        modifications = zip(request.modify_deadline_ack_ids, request.modify_deadline_seconds)
+        for ack_id, seconds in modifications:
             self._broker.modify_ack_deadline(self.subscription, [ack_id], seconds)
 
     def read(self, requests) -> None:
@@ -302,7 +308,7 @@ def _streaming_pull(broker: Broker, requests, context: grpc.ServicerContext):
         return
     broker.get_subscription(first.subscription)
     stream = _Stream(broker, first)
-    threading.Thread(target=stream.read, args=(requests,), name="pubsub-stream-reader", daemon=True).start()
+    threading.Thread(target=stream.read, args=(requests,), daemon=True).start()
     while not stream.ended.is_set() and context.is_active():
         received = broker.pull(
             stream.subscription, STREAM_BATCH_SIZE, STREAM_WAIT_SECONDS, stream.ack_deadline_seconds
@@ -318,7 +324,9 @@ def _pull_wait_seconds(request: types.PullRequest, context: grpc.ServicerContext
     if request.return_immediately:
         return 0.0
     remaining = context.time_remaining()
-    return PULL_WAIT_SECONDS if remaining is None else max(0.0, min(PULL_WAIT_SECONDS, remaining - 0.1))
+    if remaining is None:
+        return PULL_WAIT_SECONDS
+    return max(0.0, min(PULL_WAIT_SECONDS, remaining - 0.1))
 
 
 def _unary(broker: Broker, name: str, request_type, response_type, handle: Callable):
@@ -335,7 +343,10 @@ def _unary(broker: Broker, name: str, request_type, response_type, handle: Calla
             context.abort(error.code, error.details)
         return empty_pb2.Empty() if response_type is None else response
 
-    serializer = empty_pb2.Empty.SerializeToString if response_type is None else response_type.serialize
+    if response_type is None:
+        serializer = empty_pb2.Empty.SerializeToString
+    else:
+        serializer = response_type.serialize
     return grpc.unary_unary_rpc_method_handler(
         behaviour, request_deserializer=request_type.deserialize, response_serializer=serializer
     )
@@ -373,12 +384,16 @@ def generic_handlers(broker: Broker) -> list[grpc.GenericRpcHandler]:
         ),
     }
     subscriber = {
-        "CreateSubscription": (types.Subscription, types.Subscription, lambda r, c: b.create_subscription(r)),
+        "CreateSubscription": (
+            types.Subscription, types.Subscription, lambda r, c: b.create_subscription(r),
+        ),
         "GetSubscription": (
-            types.GetSubscriptionRequest, types.Subscription, lambda r, c: b.get_subscription(r.subscription)
+            types.GetSubscriptionRequest, types.Subscription,
+            lambda r, c: b.get_subscription(r.subscription),
         ),
         "DeleteSubscription": (
-            types.DeleteSubscriptionRequest, None, lambda r, c: b.delete_subscription(r.subscription)
+            types.DeleteSubscriptionRequest, None,
+            lambda r, c: b.delete_subscription(r.subscription),
         ),
         "Pull": (
             types.PullRequest, types.PullResponse,
@@ -386,18 +401,19 @@ def generic_handlers(broker: Broker) -> list[grpc.GenericRpcHandler]:
                 received_messages=b.pull(r.subscription, r.max_messages, _pull_wait_seconds(r, c))
             ),
         ),
-        "Acknowledge": (types.AcknowledgeRequest, None, lambda r, c: b.acknowledge(r.subscription, r.ack_ids)),
+        "Acknowledge": (
+            types.AcknowledgeRequest, None, lambda r, c: b.acknowledge(r.subscription, r.ack_ids),
+        ),
         "ModifyAckDeadline": (
             types.ModifyAckDeadlineRequest, None,
             lambda r, c: b.modify_ack_deadline(r.subscription, r.ack_ids, r.ack_deadline_seconds),
         ),
     }
+    publisher_handlers = {name: _unary(b, name, *spec) for name, spec in publisher.items()}
     subscriber_handlers = {name: _unary(b, name, *spec) for name, spec in subscriber.items()}
     subscriber_handlers["StreamingPull"] = _stream_handler(b)
     return [
-        grpc.method_handlers_generic_handler(
-            "google.pubsub.v1.Publisher", {name: _unary(b, name, *spec) for name, spec in publisher.items()}
-        ),
+        grpc.method_handlers_generic_handler("google.pubsub.v1.Publisher", publisher_handlers),
         grpc.method_handlers_generic_handler("google.pubsub.v1.Subscriber", subscriber_handlers),
     ]
 
@@ -417,10 +433,12 @@ class PubSubStandIn:
         self._server: grpc.Server | None = None
 
     def __enter__(self) -> "PubSubStandIn":
-        self._executor = futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="pubsub")
-        # so_reuseport 0: binding a port that another server holds fails instead of sharing it.
+        self._executor = futures.ThreadPoolExecutor(_WORKERS, thread_name_prefix="pubsub")
         self._server = grpc.server(
-            self._executor, handlers=generic_handlers(self.broker), options=[("grpc.so_reuseport", 0)]
+            self._executor,
+            handlers=generic_handlers(self.broker),
+            # Binding a port that another server holds fails instead of sharing it.
+            options=[("grpc.so_reuseport", 0)],
         )
         port = self._server.add_insecure_port(f"127.0.0.1:{self._port}")
         self._server.start()
@@ -434,17 +452,24 @@ class PubSubStandIn:
     def create_topic(self, path: str) -> None:
         self.broker.create_topic(types.Topic(name=path))
 
-    def create_subscription(self, sub_path: str, topic_path: str, ack_deadline_seconds: int = 0) -> None:
-        self.broker.create_subscription(
-            types.Subscription(name=sub_path, topic=topic_path, ack_deadline_seconds=ack_deadline_seconds)
+    def create_subscription(
+        self, sub_path: str, topic_path: str, ack_deadline_seconds: int = 0
+    ) -> None:
+        """ack_deadline_seconds 0 means the service default, 10 s."""
+        subscription = types.Subscription(
+            name=sub_path, topic=topic_path, ack_deadline_seconds=ack_deadline_seconds
         )
+        self.broker.create_subscription(subscription)
 
     def published(self, topic_path: str) -> list[tuple[bytes, dict[str, str]]]:
         """Every message ever published to the topic, oldest first: [(data, attributes)]."""
         return self.broker.published(topic_path)
 
     def stats(self) -> dict[str, int]:
-        """{"Publish": 2, "Pull": 9, ..., "delivered": 12, "acked": 10, "expired": 2, "nacked": 0}"""
+        """RPCs served and message counts.
+
+            {"Publish": 2, "Pull": 9, ..., "delivered": 12, "acked": 10, "expired": 2, "nacked": 0}
+        """
         return self.broker.stats()
 
 
@@ -455,7 +480,9 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.pubsub", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox.pubsub", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1; 0 picks a free one")
     parser.add_argument("--port_file", type=Path, help="file that receives the port once listening")
     args = parser.parse_args(argv)

@@ -10,10 +10,11 @@ the global cap holds on any number of workers.
 import itertools
 import math
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import apache_beam as beam
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms import counters, tags
 from transforms.dead_letter import dead_letter_record
@@ -103,9 +104,14 @@ class BatchRequests(beam.PTransform):
 class DeliverBatchFn(beam.DoFn):
     """(shard, [requests]) -> nothing on success; one dead-letter record per undelivered event.
 
-    One requests.Session and one bounded thread pool per DoFn instance (setup/teardown); never
-    raises for one bad event, since a raised exception would make the runner re-send the bundle.
+    One requests.Session and one thread pool per DoFn instance (setup/teardown). Requests are
+    pipelined across batches: a slow retry does not hold back the rest, at most
+    `per_shard_concurrency` are on the wire, and every one has finished when the bundle ends
+    (finish_bundle), so a bundle commits only what was really delivered or dead-lettered.
+    Never raises for one bad event: a raised exception would make the runner re-send the bundle.
     """
+
+    THREADS_PER_CONNECTION = 4  # threads waiting out a backoff must not starve the others
 
     def __init__(self, config: SinkConfig):
         self._config = config
@@ -117,21 +123,37 @@ class DeliverBatchFn(beam.DoFn):
         config = self._config
         concurrency = config.per_shard_concurrency()
         key = config.access_key.reveal()
+        self._max_pending = concurrency * self.THREADS_PER_CONNECTION
         self._session = make_session(key, concurrency, config.ca_bundle)
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="gainsight")
+        self._pool = ThreadPoolExecutor(max_workers=self._max_pending, thread_name_prefix="gainsight")
         self._sender = GainsightSender(self._session, event_url(config.endpoint),
                                        config.retry_policy, RateLimiter(config.per_shard_rate()),
-                                       secret=key)
+                                       secret=key, max_in_flight=concurrency)
 
-    def process(self, shard_batch):
-        _, batch = shard_batch
-        batch = list(batch)
-        outcomes = self._pool.map(lambda request: self._sender.send(request[1]), batch)
-        for (_, body), outcome in zip(batch, outcomes):
+    def start_bundle(self):
+        self._pending = {}  # future -> (body, window, timestamp)
+
+    def process(self, shard_batch, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
+        for _, body in shard_batch[1]:
+            while len(self._pending) >= self._max_pending:
+                yield from self._collect(return_when=FIRST_COMPLETED)
+            self._pending[self._pool.submit(self._sender.send, body)] = (body, window, timestamp)
+
+    def finish_bundle(self):
+        while self._pending:
+            yield from self._collect()
+
+    def _collect(self, return_when="ALL_COMPLETED"):
+        """Counts finished sends; yields a windowed dead-letter record for each failure."""
+        done, _ = wait(list(self._pending), return_when=return_when)
+        for future in done:
+            body, window, timestamp = self._pending.pop(future)
+            outcome = future.result()
             self._count(outcome)
             if not outcome.delivered:
-                yield dead_letter_record("deliver", outcome.reason, event=loads_event(body),
-                                         status=outcome.status, attempts=outcome.attempts)
+                record = dead_letter_record("deliver", outcome.reason, event=loads_event(body),
+                                            status=outcome.status, attempts=outcome.attempts)
+                yield WindowedValue(record, timestamp, [window])
 
     def _count(self, outcome):
         self._counters[counters.REQUESTS].inc(outcome.attempts)

@@ -143,8 +143,10 @@ class GainsightSender:
 
     def __init__(self, session, url: str, policy: RetryPolicy, limiter: RateLimiter,
                  secret: str = "", sleep=time.sleep, clock=time.monotonic,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, max_in_flight: int = 1024):
         self._session = session
+        # Bounds requests on the wire; threads waiting out a backoff do not hold a place.
+        self._in_flight = threading.BoundedSemaphore(max_in_flight)
         self._url = url
         self._policy = policy
         self._limiter = limiter
@@ -161,31 +163,23 @@ class GainsightSender:
         return self._auth_failures_in_a_row >= AUTH_FAILURES_BEFORE_STOP
 
     def send(self, body: str) -> Outcome:
-        outcome = self._send(body)
-        with self._lock:
-            if outcome.status in AUTH_STATUSES:
-                self._auth_failures_in_a_row += 1
-            elif outcome.delivered:
-                self._auth_failures_in_a_row = 0
-        return outcome
-
-    def _send(self, body: str) -> Outcome:
         data = body.encode("utf-8")
         attempts = ambiguous = 0
         started = self._clock()
         while True:
-            if self.key_rejected:
-                return Outcome(False, None, attempts, KEY_REJECTED_REASON, ambiguous, key_rejected=True)
-            self._limiter.acquire()
-            attempts += 1
             status = retry_after = None
             try:
-                response = self._session.post(self._url, data=data,
-                                              timeout=self._policy.timeout_seconds)
+                response = self._post(data)
+                attempts += 1
+            except _KeyRejected:
+                return Outcome(False, None, attempts, KEY_REJECTED_REASON, ambiguous,
+                               key_rejected=True)
             except requests.exceptions.ReadTimeout:
+                attempts += 1
                 reason = f"timed out after {self._policy.timeout_seconds}s waiting for a response"
                 timed_out = True
             except requests.exceptions.RequestException as err:
+                attempts += 1
                 reason = f"connection error: {type(err).__name__}"
                 timed_out = False
             else:
@@ -210,6 +204,22 @@ class GainsightSender:
             ambiguous += timed_out
             self._sleep(delay)
 
+    def _post(self, data: bytes):
+        """One paced attempt on the wire; raises _KeyRejected, without sending, once the key is
+        known to be bad (checked while holding a place on the wire, so no request races it)."""
+        with self._in_flight:
+            if self.key_rejected:
+                raise _KeyRejected()
+            self._limiter.acquire()
+            response = self._session.post(self._url, data=data,
+                                          timeout=self._policy.timeout_seconds)
+            with self._lock:
+                if response.status_code in AUTH_STATUSES:
+                    self._auth_failures_in_a_row += 1
+                elif response.status_code < 300:
+                    self._auth_failures_in_a_row = 0
+            return response
+
     def _delay(self, attempts, retry_after) -> float:
         if retry_after is None:
             return self._policy.backoff(attempts, self._rng)
@@ -221,6 +231,10 @@ class GainsightSender:
         if response.status_code in AUTH_STATUSES:
             reason += " (the endpoint rejected the access key: check --access_key)"
         return redact(reason, self._secret)
+
+
+class _KeyRejected(Exception):
+    """Raised by GainsightSender._post instead of sending once the key has been rejected."""
 
 
 KEY_REJECTED_REASON = (f"not sent: the endpoint rejected the access key {AUTH_FAILURES_BEFORE_STOP} "

@@ -2,8 +2,12 @@
 
 Every test starts its own stand-in on 127.0.0.1 and points PUBSUB_EMULATOR_HOST at it.
 """
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from google.api_core import exceptions
@@ -11,8 +15,9 @@ from google.cloud import pubsub_v1
 
 from sandbox.pubsub import PubSubStandIn
 
-TOPIC = "projects/demo-project/topics/segment"
-SUBSCRIPTION = "projects/demo-project/subscriptions/segment-in"
+PROJECT = "projects/demo-project"  # Beam wants project ids of 6 to 30 characters
+TOPIC = f"{PROJECT}/topics/segment"
+SUBSCRIPTION = f"{PROJECT}/subscriptions/segment-in"
 
 
 @pytest.fixture
@@ -47,7 +52,9 @@ def pull_until(subscriber, subscription, count, timeout=10.0):
     received = []
     give_up = time.monotonic() + timeout
     while len(received) < count and time.monotonic() < give_up:
-        response = subscriber.pull(subscription=subscription, max_messages=count - len(received), timeout=5)
+        response = subscriber.pull(
+            subscription=subscription, max_messages=count - len(received), timeout=5
+        )
         received.extend(response.received_messages)
     return received
 
@@ -66,7 +73,7 @@ def test_publish_pull_ack_and_no_redelivery(pubsub, publisher, subscriber):
     assert all(r.message.publish_time.year >= 2024 for r in received)
     subscriber.acknowledge(subscription=SUBSCRIPTION, ack_ids=[r.ack_id for r in received])
     time.sleep(1.5)  # past the 1 s ack deadline
-    assert subscriber.pull(subscription=SUBSCRIPTION, max_messages=10, timeout=5).received_messages == []
+    assert pull_until(subscriber, SUBSCRIPTION, 1, timeout=0.5) == []
     assert pubsub.published(TOPIC) == messages
     assert pubsub.stats()["acked"] == 5
     assert pubsub.stats()["expired"] == 0
@@ -77,12 +84,12 @@ def test_unacked_message_is_redelivered_after_its_ack_deadline(pubsub, publisher
     pubsub.create_subscription(SUBSCRIPTION, TOPIC, ack_deadline_seconds=1)
     publish(publisher, TOPIC, [(b"kept", {}), (b"dropped", {})])
 
+    started = time.monotonic()
     first = pull_until(subscriber, SUBSCRIPTION, 2)
-    leased_at = time.monotonic()
     subscriber.acknowledge(subscription=SUBSCRIPTION, ack_ids=[first[0].ack_id])
     again = pull_until(subscriber, SUBSCRIPTION, 1)
 
-    assert time.monotonic() - leased_at >= 0.9
+    assert time.monotonic() - started >= 1.0
     assert [r.message.data for r in again] == [b"dropped"]
     assert again[0].message.message_id == first[1].message.message_id
     assert again[0].ack_id != first[1].ack_id
@@ -94,23 +101,26 @@ def test_nack_redelivers_at_once_and_extension_holds_the_lease(pubsub, publisher
     pubsub.create_subscription(SUBSCRIPTION, TOPIC, ack_deadline_seconds=1)
     publish(publisher, TOPIC, [(b"nacked", {}), (b"extended", {})])
     nacked, extended = pull_until(subscriber, SUBSCRIPTION, 2)
+    both = [nacked.ack_id, extended.ack_id]
 
-    subscriber.modify_ack_deadline(subscription=SUBSCRIPTION, ack_ids=[extended.ack_id], ack_deadline_seconds=30)
-    subscriber.modify_ack_deadline(subscription=SUBSCRIPTION, ack_ids=[nacked.ack_id], ack_deadline_seconds=0)
-    started = time.monotonic()
-    again = pull_until(subscriber, SUBSCRIPTION, 1)
+    subscriber.modify_ack_deadline(
+        subscription=SUBSCRIPTION, ack_ids=both, ack_deadline_seconds=30
+    )
+    subscriber.modify_ack_deadline(
+        subscription=SUBSCRIPTION, ack_ids=[nacked.ack_id], ack_deadline_seconds=0
+    )
+    again = pull_until(subscriber, SUBSCRIPTION, 1, timeout=5)  # long before the 30 s lease ends
 
-    assert time.monotonic() - started < 0.5
     assert [r.message.data for r in again] == [b"nacked"]
     time.sleep(1.2)  # the original 1 s deadline has passed; the extended lease still holds
     subscriber.acknowledge(subscription=SUBSCRIPTION, ack_ids=[again[0].ack_id])
-    assert subscriber.pull(subscription=SUBSCRIPTION, max_messages=10, timeout=5).received_messages == []
+    assert pull_until(subscriber, SUBSCRIPTION, 1, timeout=0.5) == []
     assert pubsub.stats()["nacked"] == 1
 
 
 def test_fan_out_to_every_subscription_existing_at_publish_time(pubsub, publisher, subscriber):
     pubsub.create_topic(TOPIC)
-    first, second, late = (f"projects/demo-project/subscriptions/{name}" for name in ("first", "second", "late"))
+    first, second, late = (f"{PROJECT}/subscriptions/{n}" for n in ("first", "second", "late"))
     pubsub.create_subscription(first, TOPIC)
     pubsub.create_subscription(second, TOPIC)
     publish(publisher, TOPIC, [(b"one", {"k": "1"}), (b"two", {"k": "2"})])
@@ -118,11 +128,11 @@ def test_fan_out_to_every_subscription_existing_at_publish_time(pubsub, publishe
 
     for subscription in (first, second):
         assert [r.message.data for r in pull_until(subscriber, subscription, 2)] == [b"one", b"two"]
-    assert subscriber.pull(subscription=late, max_messages=10, timeout=5).received_messages == []
+    assert pull_until(subscriber, late, 1, timeout=0.5) == []
 
 
 def test_errors_carry_grpc_status_codes(pubsub, publisher, subscriber):
-    missing_subscription = "projects/demo-project/subscriptions/missing"
+    missing_subscription = f"{PROJECT}/subscriptions/missing"
     with pytest.raises(exceptions.NotFound):
         subscriber.pull(subscription=missing_subscription, max_messages=1, timeout=5)
     with pytest.raises(exceptions.NotFound):
@@ -181,13 +191,15 @@ def test_beam_streaming_pipeline_reads_and_writes_through_the_stand_in(pubsub, p
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    output_topic = "projects/demo-project/topics/segment-out"
+    output_topic = f"{PROJECT}/topics/segment-out"
     pubsub.create_topic(TOPIC)
     pubsub.create_topic(output_topic)
     pubsub.create_subscription(SUBSCRIPTION, TOPIC)
     messages = [(f"event-{n}".encode(), {"n": str(n)}) for n in range(12)]
     # The local DirectRunner downloads a Prism binary; the bundle-based one runs in-process.
-    options = PipelineOptions(flags=[], runner="BundleBasedDirectRunner", streaming=True, project="demo-project")
+    options = PipelineOptions(
+        flags=[], runner="BundleBasedDirectRunner", streaming=True, project="demo-project"
+    )
     pipeline = beam.Pipeline(options=options)
     _ = (
         pipeline
@@ -208,3 +220,26 @@ def test_beam_streaming_pipeline_reads_and_writes_through_the_stand_in(pubsub, p
     assert sorted(pubsub.published(output_topic), key=repr) == sorted(expected, key=repr)
     stats = pubsub.stats()
     assert stats["Pull"] >= 1 and stats["acked"] == len(messages) and stats["expired"] == 0
+
+
+def test_cli_serves_until_sigterm(tmp_path, monkeypatch):
+    port_file = tmp_path / "port"
+    root = Path(__file__).resolve().parents[2]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.pubsub", "--port", "0", "--port_file", str(port_file)],
+        cwd=root, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        give_up = time.monotonic() + 20
+        while not port_file.exists() and time.monotonic() < give_up and server.poll() is None:
+            time.sleep(0.1)
+        host = f"127.0.0.1:{port_file.read_text().strip()}"
+        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", host)
+        publisher = pubsub_v1.PublisherClient()
+        assert publisher.create_topic(name=TOPIC).name == TOPIC
+        publisher.stop()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=10)
+    assert server.returncode == 0
+    assert output == f"pubsub stand-in listening on {host}\n"

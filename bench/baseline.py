@@ -1,0 +1,183 @@
+"""The job's work in one plain Python process, without a Beam pipeline: the benchmark baseline.
+
+    python -m bench.baseline --input GLOB [--input GLOB ...] --track_whitelist "A,B" \\
+        --account_mapping PATH --out PREFIX [--summary PATH] [--dead_letter PREFIX]
+
+Does what `python -m pipeline ... --preview PREFIX` does, with the job's own pure functions
+(transforms.read/parse/consent/whitelist/accounts/jsonio/gainsight), so that timing it against
+the job measures what Beam costs (and what the job's parallelism gains), not different logic:
+
+    pass 1, files in path order, lines in order:
+        read -> parse_line -> dedupe on messageId (first seen wins: files are processed in sorted
+        path order, so that is the job's "earliest (path, line number)") -> gainsight_enabled ->
+        route by type -> whitelist -> account_fact() collected per user_key();
+        events naming their own account are written at once, the others are spilled
+        (compact JSON) to a temporary file next to the output
+    pass 2, the spill file:
+        AccountHistory(user's facts).account_at(event_instant) or mapped_account -> with_account
+
+Writes PREFIX-00000-of-00001.jsonl with one transforms.gainsight.preview_line per request (the
+job's --preview format), dead letters of invalid lines and unreadable files (if --dead_letter),
+prints the summary table and writes it as JSON (--summary), with the job's keys
+(pipeline.summary.build_summary). Memory: the set of messageIds and the per-user facts; events
+themselves stream through the spill file.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import zlib
+from collections import defaultdict
+
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.summary import build_summary, format_table
+from transforms import counters
+from transforms.account_mapping import load_mapping
+from transforms.accounts import (AccountHistory, account_fact, mapped_account, own_account,
+                                 user_key, with_account)
+from transforms.consent import gainsight_enabled
+from transforms.dead_letter import dead_letter_record
+from transforms.gainsight import preview_line
+from transforms.jsonio import dumps_compact, loads_event
+from transforms.parse import InvalidEvent, parse_line
+from transforms.read import iter_lines, open_events_file
+from transforms.tags import SENDABLE_TYPES
+from transforms.timestamps import event_instant
+from transforms.whitelist import is_whitelisted, parse_whitelist
+
+_BUFFER = 1 << 20
+# what transforms.read.ReadLinesFn treats as a damaged file (gzip.BadGzipFile is an OSError)
+_READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def matched_paths(patterns) -> list[str]:
+    """Every file each pattern matches (the job's FileSystems.match), in sorted path order."""
+    paths = []
+    for result in FileSystems.match(list(patterns)):
+        paths.extend(metadata.path for metadata in result.metadata_list)
+    return sorted(paths)
+
+
+def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: str,
+        dead_letter_prefix: str | None = None) -> dict:
+    """Does the job's work; returns the summary dict (pipeline.summary.build_summary)."""
+    counts: dict[str, int] = defaultdict(int)
+    allowed = parse_whitelist(track_whitelist)
+    mapping = load_mapping(mapping_path) if mapping_path else {}
+    out_path = f"{out_prefix}-00000-of-00001.jsonl"
+    spill_path = f"{out_prefix}.spill.jsonl"
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    seen: set[str] = set()
+    facts: dict[str, list] = defaultdict(list)
+    dead = (open(f"{dead_letter_prefix}-00000-of-00001.jsonl", "w", encoding="utf-8",
+                 buffering=_BUFFER) if dead_letter_prefix else None)
+    try:
+        with open(out_path, "w", encoding="utf-8", buffering=_BUFFER) as out, \
+                open(spill_path, "w", encoding="utf-8", buffering=_BUFFER) as spill:
+            # pass 1
+            for path in matched_paths(patterns):
+                last_line = 0
+                try:
+                    with open_events_file(path) as stream:
+                        for last_line, raw in iter_lines(stream):
+                            if not raw.strip():
+                                counts[counters.BLANK_LINES] += 1
+                                continue
+                            counts[counters.READ] += 1
+                            _first_pass(raw, (path, last_line), counts, seen, allowed, facts,
+                                        out, spill, dead)
+                except _READ_ERRORS as err:
+                    counts[counters.UNREADABLE_FILES] += 1
+                    if dead is not None:
+                        dead.write(dumps_compact(dead_letter_record(
+                            "read", f"file unreadable after line {last_line}: "
+                                    f"{type(err).__name__}: {err}", source=path)) + "\n")
+            seen.clear()
+        # pass 2
+        histories = {user: AccountHistory(user_facts) for user, user_facts in facts.items()}
+        no_history = AccountHistory(())
+        with open(out_path, "a", encoding="utf-8", buffering=_BUFFER) as out, \
+                open(spill_path, "r", encoding="utf-8", buffering=_BUFFER) as spill:
+            for line in spill:
+                event = loads_event(line)
+                history = histories.get(user_key(event), no_history)
+                account = history.account_at(event_instant(event)) or mapped_account(event, mapping)
+                if account is None:
+                    counts[counters.UNMAPPED] += 1
+                body = dumps_compact(with_account(event, account))
+                out.write(preview_line((event["messageId"], body)) + "\n")
+                counts[counters.PREVIEWED] += 1
+    finally:
+        if dead is not None:
+            dead.close()
+        if os.path.exists(spill_path):
+            os.remove(spill_path)
+    return build_summary(dict(counts))
+
+
+def _first_pass(raw, origin, counts, seen, allowed, facts, out, spill, dead):
+    try:
+        event = parse_line(raw)
+    except InvalidEvent as err:
+        counts[counters.INVALID] += 1
+        if dead is not None:
+            dead.write(dumps_compact(dead_letter_record(
+                "parse", str(err), raw=raw if err.raw is None else err.raw,
+                source=f"{origin[0]}:{origin[1]}")) + "\n")
+        return
+    message_id = event["messageId"]
+    if message_id in seen:
+        counts[counters.DUPLICATES] += 1
+        return
+    seen.add(message_id)
+    if not gainsight_enabled(event):
+        counts[counters.SKIPPED_BY_INTEGRATIONS] += 1
+        return
+    call_type = event["type"]
+    if call_type not in SENDABLE_TYPES:
+        counts[counters.UNSUPPORTED] += 1
+        counts[counters.unsupported_type(call_type)] += 1
+        return
+    if call_type == "track" and not is_whitelisted(event["event"], allowed):
+        counts[counters.FILTERED] += 1
+        return
+    counts[counters.by_type(call_type)] += 1
+    fact = account_fact(event)
+    if fact is not None:
+        facts[user_key(event)].append(fact)
+    if own_account(event) is not None:
+        out.write(preview_line((message_id, dumps_compact(event))) + "\n")
+        counts[counters.PREVIEWED] += 1
+    else:
+        spill.write(dumps_compact(event) + "\n")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.baseline", description=__doc__.splitlines()[0])
+    parser.add_argument("--input", action="append", required=True, metavar="GLOB")
+    parser.add_argument("--track_whitelist", default="")
+    parser.add_argument("--account_mapping", default=None, metavar="PATH")
+    parser.add_argument("--out", required=True, metavar="PREFIX",
+                        help="writes PREFIX-00000-of-00001.jsonl (the job's --preview format)")
+    parser.add_argument("--dead_letter", default=None, metavar="PREFIX")
+    parser.add_argument("--summary", default=None, metavar="PATH")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    summary = run(args.input, args.track_whitelist, args.account_mapping, args.out, args.dead_letter)
+    elapsed = time.monotonic() - started
+    print(format_table(summary))
+    print(f"preview: {args.out}-*.jsonl")
+    print(f"baseline: {summary[counters.READ]} events in {elapsed:.2f} s "
+          f"({summary[counters.READ] / elapsed if elapsed else 0:.0f} events/s)")
+    if args.summary:
+        with open(args.summary, "w", encoding="utf-8") as handle:
+            json.dump(summary, handle, indent=2, sort_keys=True)
+    return 0 if summary["balanced"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
