@@ -4,42 +4,61 @@
                                                            ├ identify ───────────┼─► AttachAccountId ─► ToRequests ─► Batch ─► Deliver
                                                            └ group ──────────────┘
     every failure ─► DeadLetters
+
+The same graph serves a backfill (files, batch) and the live stream (Pub/Sub, streaming); only
+Read, Dedupe's state, AttachAccountId's state, Batch and the dead-letter writer differ. Labels
+are the Dataflow step names, the metric names and what `--update` matches on: keep them stable.
 """
 import apache_beam as beam
 
 from pipeline.options import JobConfig
 from transforms import tags
 from transforms.consent import FilterConsent
-from transforms.dead_letter import WriteDeadLetters
+from transforms.dead_letter import PublishDeadLetters, WriteDeadLetters
 from transforms.dedupe import DedupeByMessageId
 from transforms.enrich import AttachAccountId
 from transforms.gainsight import BatchRequests, DeliverToGainsight, PreviewRequests, ToRequests
 from transforms.parse import ParseEvents
-from transforms.read import ReadSegmentFiles
+from transforms.read import ReadPubSubEvents, ReadSegmentFiles
 from transforms.route import RouteByCallType
 from transforms.whitelist import FilterWhitelist
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
-    """Adds the batch (files) job to `pipeline`."""
-    lines = pipeline | "Read" >> ReadSegmentFiles(config.inputs)
+    """Adds the job to `pipeline`: a backfill for --input, the live stream for Pub/Sub."""
+    streaming = config.streaming
+    lines = pipeline | "Read" >> _reader(config)
     parsed = lines[tags.MAIN] | "Parse" >> ParseEvents()
     events = (parsed[tags.MAIN]
-              | "Dedupe" >> DedupeByMessageId()
+              | "Dedupe" >> DedupeByMessageId(streaming, config.dedupe_window_hours)
               | "Consent" >> FilterConsent())
     routed = events | "RouteByCallType" >> RouteByCallType()
     tracks = routed[tags.TRACK] | "Whitelist" >> FilterWhitelist(config.track_whitelist)
     requests = ((tracks, routed[tags.IDENTIFY], routed[tags.GROUP])
                 | "Sendable" >> beam.Flatten()
-                | "AttachAccountId" >> AttachAccountId(config.account_mapping)
+                | "AttachAccountId" >> AttachAccountId(config.account_mapping, streaming,
+                                                       config.account_mapping_refresh_minutes)
                 | "ToRequests" >> ToRequests())
     failures = [lines[tags.DEAD_LETTER], parsed[tags.DEAD_LETTER]]
     if config.preview:
         _ = requests | "Preview" >> PreviewRequests(config.preview)
     else:
         failures.append(requests
-                        | "Batch" >> BatchRequests(config.sink.batch_size, config.sink.sink_parallelism)
+                        | "Batch" >> BatchRequests(config.sink.batch_size, config.sink.sink_parallelism,
+                                                   streaming, config.max_buffering_seconds)
                         | "Deliver" >> DeliverToGainsight(config.sink))
     _ = (failures
          | "AllFailures" >> beam.Flatten()
-         | "DeadLetters" >> WriteDeadLetters(config.dead_letter))
+         | "DeadLetters" >> _dead_letter_writer(config))
+
+
+def _reader(config: JobConfig) -> beam.PTransform:
+    if config.streaming:
+        return ReadPubSubEvents(subscription=config.input_subscription, topic=config.input_topic)
+    return ReadSegmentFiles(config.inputs)
+
+
+def _dead_letter_writer(config: JobConfig) -> beam.PTransform:
+    if config.dead_letter_topic:
+        return PublishDeadLetters(config.dead_letter_topic)
+    return WriteDeadLetters(config.dead_letter, config.streaming, config.dead_letter_window_minutes)

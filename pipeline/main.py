@@ -2,19 +2,23 @@
 import json
 import logging
 import os
+import signal
 import sys
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 
 from pipeline.graph import build_pipeline
-from pipeline.options import (ACCESS_KEY_ENV, ConfigError, extract_access_key, resolve_config,
-                              unknown_flags)
+from pipeline.progress import ProgressReporter
+from pipeline.options import (ACCESS_KEY_ENV, ConfigError, JobConfig, extract_access_key,
+                              resolve_config, unknown_flags)
 from pipeline.summary import build_summary, counter_values, format_table
+from transforms.counters import LOCAL_TALLY
 
-# Beam 2.77's DirectRunner first tries to download a Prism binary; run batch on the
-# in-process FnApiRunner unless the user picks a runner.
+# Beam 2.77's DirectRunner first tries to download a Prism binary. Run a backfill on the
+# in-process FnApiRunner and a stream on the BundleBasedDirectRunner unless the user picks.
 DEFAULT_BATCH_RUNNER = "FnApiRunner"
+DEFAULT_STREAMING_RUNNER = "BundleBasedDirectRunner"
 
 
 def run(argv: list[str] | None = None, environ=None) -> int:
@@ -24,21 +28,60 @@ def run(argv: list[str] | None = None, environ=None) -> int:
     if unknown:
         return _config_failure(ConfigError(unknown[0], "unknown flag (see --help)"))
     options = PipelineOptions(argv)
-    if not options.view_as(StandardOptions).runner:
-        options.view_as(StandardOptions).runner = DEFAULT_BATCH_RUNNER
     try:
         config = resolve_config(options, access_key, os.environ if environ is None else environ)
     except ConfigError as err:
         return _config_failure(err)
+    standard = options.view_as(StandardOptions)
+    standard.streaming = standard.streaming or config.streaming
+    if not standard.runner:
+        standard.runner = DEFAULT_STREAMING_RUNNER if config.streaming else DEFAULT_BATCH_RUNNER
 
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, config)
-    result = pipeline.run()
     if options.view_as(TestOptions).dry_run:
+        pipeline.run()
         print("dry run: the job graph was built and not submitted")
         return 0
-    result.wait_until_finish()
-    summary = build_summary(counter_values(result))
+    if _is_remote(standard.runner):
+        result = pipeline.run()
+        if config.streaming:
+            print("streaming job submitted; drain it from the Dataflow console or with "
+                  "`gcloud dataflow jobs drain JOB_ID --region REGION`")
+            return 0
+        result.wait_until_finish()
+        return _report(build_summary(counter_values(result)), config)
+    with ProgressReporter():
+        result = pipeline.run()
+        if config.streaming:
+            return _follow_local_stream(result)
+        result.wait_until_finish()
+    return _report(build_summary(counter_values(result)), config)
+
+
+def _is_remote(runner: str) -> bool:
+    return "Dataflow" in runner or "Portable" in runner or "Flink" in runner or "Spark" in runner
+
+
+def _follow_local_stream(result) -> int:
+    """Runs until Ctrl-C or SIGTERM, then cancels the job and prints what it counted."""
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+    print("streaming: reading Pub/Sub until interrupted (Ctrl-C)", flush=True)
+    try:
+        result.wait_until_finish()
+    except KeyboardInterrupt:
+        result.cancel()
+    # The local streaming runner drops metric updates (see counters.LocalTally): use the tally.
+    print(format_table(build_summary(LOCAL_TALLY.snapshot())), flush=True)
+    return 0
+
+
+def _stop_like_ctrl_c(signum, frame):
+    raise KeyboardInterrupt()
+
+
+def _report(summary: dict, config: JobConfig) -> int:
+    """Prints the table and outputs; writes --summary; the exit code says if all went well."""
     print(format_table(summary))
     print(f"dead letters: {config.dead_letter}-*.jsonl")
     if config.preview:
@@ -62,8 +105,3 @@ def run(argv: list[str] | None = None, environ=None) -> int:
 def _config_failure(err: ConfigError) -> int:
     print(f"configuration error: {err}", file=sys.stderr)
     return 2
-
-
-if __name__ == "__main__":
-    logging.getLogger().setLevel(logging.WARNING)
-    sys.exit(run())

@@ -16,12 +16,15 @@ from apache_beam.options.pipeline_options import _BeamArgumentParser
 
 from transforms.account_mapping import MappingError, load_mapping
 from transforms.gainsight import SinkConfig
-from transforms.http_delivery import RetryPolicy, Secret
+from transforms.http_delivery import RetryPolicy
+from transforms.secrets import SECRET_VERSION_PATTERN, Secret, is_access_key_shaped
 
 ACCESS_KEY_ENV = "GAINSIGHT_ACCESS_KEY"
 DEFAULT_ENDPOINT = "https://event.gainsight.com"
 DEFAULT_DEAD_LETTER = "output/dead-letter/dead-letter"
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+SUBSCRIPTION_PATTERN = re.compile(r"^projects/[^/]+/subscriptions/[^/]+$")
+TOPIC_PATTERN = re.compile(r"^projects/[^/]+/topics/[^/]+$")
+SOURCE_FLAGS = "--input / --input_subscription / --input_topic"
 
 
 class ConfigError(ValueError):
@@ -42,6 +45,12 @@ class SegmentToGainsightOptions(PipelineOptions):
             help="Files of newline-delimited Segment JSON, local or gs://; `.gz` is decompressed. "
                  "Repeat the flag for several patterns. Segment's archive layout "
                  "(segment-logs/<source>/<day>/*.gz) reads as is; dead-letter files replay.")
+        add("--input_subscription", default=None, metavar="projects/P/subscriptions/S",
+            help="Streaming: read Segment events live from this Pub/Sub subscription "
+                 "(each message's data is one event). Sets --streaming.")
+        add("--input_topic", default=None, metavar="projects/P/topics/T",
+            help="Streaming: read from this Pub/Sub topic through a temporary subscription "
+                 "(prefer --input_subscription in production: nothing is kept while the job is down).")
         add("--gainsight_endpoint", default=DEFAULT_ENDPOINT,
             help="Base URL of Gainsight's event endpoint; requests go to "
                  "<endpoint>/clickstream/segmentio/event. Must be https:// unless the host is "
@@ -49,6 +58,10 @@ class SegmentToGainsightOptions(PipelineOptions):
         add("--access_key", default=None,
             help=f"Gainsight access key (a 36-character UUID). Prefer the {ACCESS_KEY_ENV} "
                  "environment variable: a flag is visible in the process list. Never logged.")
+        add("--access_key_secret", default=None, metavar="projects/P/secrets/S/versions/V",
+            help="Read the access key from this Secret Manager secret version, once per worker "
+                 "(instead of --access_key). The workers' service account needs "
+                 "roles/secretmanager.secretAccessor.")
         add("--track_whitelist", default="",
             help="Comma-separated track event names to send; empty sends every track event. "
                  "Case and separators are ignored: 'Order Completed' matches 'order_completed'.")
@@ -59,6 +72,19 @@ class SegmentToGainsightOptions(PipelineOptions):
         add("--dead_letter", default=DEFAULT_DEAD_LETTER, metavar="PREFIX",
             help="Prefix of the dead-letter JSONL files (local or gs://): one record per event "
                  "that could not be parsed or delivered, with stage and reason.")
+        add("--dead_letter_topic", default=None, metavar="projects/P/topics/T",
+            help="Streaming: publish dead-letter records (one JSON record per message) to this "
+                 "Pub/Sub topic instead of writing files.")
+        add("--dead_letter_window_minutes", type=float, default=5.0,
+            help="Streaming without --dead_letter_topic: dead-letter files are written per "
+                 "window of this many minutes.")
+        add("--dedupe_window_hours", type=float, default=24.0,
+            help="Streaming: how long a messageId is remembered to drop redelivered copies "
+                 "(Segment's window is 24 hours).")
+        add("--account_mapping_refresh_minutes", type=float, default=60.0,
+            help="Streaming: reload --account_mapping this often.")
+        add("--max_buffering_seconds", type=float, default=5.0,
+            help="Streaming: the longest a request waits for its batch to fill before it is sent.")
         add("--summary", default=None, metavar="PATH",
             help="Write the run's summary (counts) as JSON here at the end of a batch run.")
         add("--preview", default=None, metavar="PREFIX",
@@ -96,6 +122,17 @@ class JobConfig:
     preview: str | None
     summary: str | None
     sink: SinkConfig
+    input_subscription: str | None = None
+    input_topic: str | None = None
+    dead_letter_topic: str | None = None
+    dead_letter_window_minutes: float = 5.0
+    dedupe_window_hours: float = 24.0
+    account_mapping_refresh_minutes: float = 60.0
+    max_buffering_seconds: float = 5.0
+
+    @property
+    def streaming(self) -> bool:
+        return bool(self.input_subscription or self.input_topic)
 
 
 def extract_access_key(argv: list[str]) -> tuple[str | None, list[str]]:
@@ -128,13 +165,28 @@ def resolve_config(options: PipelineOptions, access_key: str | None, environ=os.
     opts = options.view_as(SegmentToGainsightOptions)
     runner = options.view_as(StandardOptions).runner or ""
     inputs = tuple(opts.input or ())
-    if not inputs:
-        raise ConfigError("--input", "give at least one file pattern")
+    sources = [bool(inputs), bool(opts.input_subscription), bool(opts.input_topic)]
+    if sum(sources) != 1:
+        raise ConfigError(SOURCE_FLAGS, "give exactly one source: files (--input) for a backfill, "
+                          "or a Pub/Sub subscription or topic for streaming")
     for pattern in inputs:
         _check_matches(pattern)
+    streaming = not inputs
+    _check_pattern("--input_subscription", opts.input_subscription, SUBSCRIPTION_PATTERN)
+    _check_pattern("--input_topic", opts.input_topic, TOPIC_PATTERN)
+    _check_pattern("--dead_letter_topic", opts.dead_letter_topic, TOPIC_PATTERN)
+    _check_pattern("--access_key_secret", opts.access_key_secret, SECRET_VERSION_PATTERN)
+    if streaming:
+        for flag, value in (("--preview", opts.preview), ("--summary", opts.summary)):
+            if value:
+                raise ConfigError(flag, "works with a backfill (--input) only: a stream has no end")
+    elif opts.dead_letter_topic:
+        raise ConfigError("--dead_letter_topic", "is for streaming; a backfill writes --dead_letter files")
     preview = opts.preview
     key = access_key if access_key is not None else environ.get(ACCESS_KEY_ENV)
-    if not preview:
+    if opts.access_key_secret and key:
+        raise ConfigError("--access_key_secret", f"give either it or --access_key / {ACCESS_KEY_ENV}, not both")
+    if not preview and not opts.access_key_secret:
         _check_access_key(key)
     _check_endpoint(opts.gainsight_endpoint, opts.allow_insecure_endpoint)
     if opts.account_mapping and "://" not in opts.account_mapping:
@@ -142,7 +194,7 @@ def resolve_config(options: PipelineOptions, access_key: str | None, environ=os.
             load_mapping(opts.account_mapping)
         except MappingError as err:
             raise ConfigError("--account_mapping", str(err)) from None
-    if "Dataflow" in runner and not opts.dead_letter.startswith("gs://"):
+    if "Dataflow" in runner and not opts.dead_letter_topic and not opts.dead_letter.startswith("gs://"):
         raise ConfigError("--dead_letter", "on Dataflow it must be a gs:// prefix")
     if opts.ca_bundle and not os.path.isfile(opts.ca_bundle):
         raise ConfigError("--ca_bundle", f"no such file: {opts.ca_bundle}")
@@ -152,6 +204,12 @@ def resolve_config(options: PipelineOptions, access_key: str | None, environ=os.
     _check_range("--sink_parallelism", opts.sink_parallelism, 1, 256)
     if not opts.max_requests_per_second > 0:
         raise ConfigError("--max_requests_per_second", "must be greater than 0")
+    for flag, value in (("--dedupe_window_hours", opts.dedupe_window_hours),
+                        ("--account_mapping_refresh_minutes", opts.account_mapping_refresh_minutes),
+                        ("--max_buffering_seconds", opts.max_buffering_seconds),
+                        ("--dead_letter_window_minutes", opts.dead_letter_window_minutes)):
+        if not value > 0:
+            raise ConfigError(flag, "must be greater than 0")
     if not opts.max_retry_seconds > 0:
         raise ConfigError("--max_retry_seconds", "must be greater than 0")
     if not opts.http_timeout_seconds > 0:
@@ -166,10 +224,17 @@ def resolve_config(options: PipelineOptions, access_key: str | None, environ=os.
         retry_policy=RetryPolicy(max_retries=opts.max_retries,
                                  timeout_seconds=opts.http_timeout_seconds,
                                  max_retry_seconds=opts.max_retry_seconds),
-        ca_bundle=opts.ca_bundle)
+        ca_bundle=opts.ca_bundle,
+        access_key_secret=opts.access_key_secret)
     return JobConfig(inputs=inputs, track_whitelist=opts.track_whitelist or "",
                      account_mapping=opts.account_mapping, dead_letter=opts.dead_letter,
-                     preview=preview, summary=opts.summary, sink=sink)
+                     preview=preview, summary=opts.summary, sink=sink,
+                     input_subscription=opts.input_subscription, input_topic=opts.input_topic,
+                     dead_letter_topic=opts.dead_letter_topic,
+                     dead_letter_window_minutes=opts.dead_letter_window_minutes,
+                     dedupe_window_hours=opts.dedupe_window_hours,
+                     account_mapping_refresh_minutes=opts.account_mapping_refresh_minutes,
+                     max_buffering_seconds=opts.max_buffering_seconds)
 
 
 def _check_matches(pattern: str):
@@ -179,10 +244,16 @@ def _check_matches(pattern: str):
         raise ConfigError("--input", f"{pattern!r} matches no files")
 
 
+def _check_pattern(flag: str, value: str | None, pattern: re.Pattern):
+    if value and not pattern.match(value):
+        raise ConfigError(flag, f"expected the shape {pattern.pattern}, got {value!r}")
+
+
 def _check_access_key(key: str | None):
     if not key:
-        raise ConfigError("--access_key", f"missing: give --access_key or set {ACCESS_KEY_ENV}")
-    if len(key) != 36 or not _UUID.match(key):
+        raise ConfigError("--access_key", f"missing: give --access_key or set {ACCESS_KEY_ENV} "
+                          "(or --access_key_secret)")
+    if not is_access_key_shaped(key):
         raise ConfigError("--access_key", f"must be a 36-character UUID "
                           f"(like 35a84f9e-7084-47a1-b8a5-593444e9e862); got {len(key)} characters")
 

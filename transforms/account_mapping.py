@@ -6,6 +6,8 @@
 import csv
 import io
 import json
+import logging
+import time
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -22,6 +24,40 @@ def load_mapping(path: str) -> dict:
     except (OSError, UnicodeDecodeError) as err:
         raise MappingError(f"cannot read {path}: {err}") from None
     return parse_mapping(path, text)
+
+
+class MappingCache:
+    """The mapping, loaded on first use and reloaded every `refresh_seconds` (None: never).
+
+    A reload that fails keeps the previous mapping (and logs why); a first load that fails raises.
+    """
+
+    def __init__(self, path: str | None, refresh_seconds: float | None = None,
+                 clock=time.monotonic, loader=None):
+        self._path = path
+        self._refresh_seconds = refresh_seconds
+        self._clock = clock
+        self._loader = loader or load_mapping
+        self._mapping = None
+        self._loaded_at = 0.0
+
+    def get(self) -> dict:
+        if not self._path:
+            return {}
+        stale = (self._refresh_seconds is not None
+                 and self._clock() - self._loaded_at >= self._refresh_seconds)
+        if self._mapping is None or stale:
+            self._reload()
+        return self._mapping
+
+    def _reload(self):
+        try:
+            self._mapping = self._loader(self._path)
+        except MappingError as err:
+            if self._mapping is None:
+                raise
+            logging.warning("keeping the previous account mapping: %s", err)
+        self._loaded_at = self._clock()
 
 
 def parse_mapping(path: str, text: str) -> dict:

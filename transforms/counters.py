@@ -4,6 +4,9 @@ Every event read ends in exactly one of OUTCOMES, so that
     read == invalid + duplicates + skipped_by_integrations + unsupported + filtered
             + delivered + dead_lettered + previewed
 """
+import threading
+from collections import Counter
+
 from apache_beam.metrics import Metrics
 
 NAMESPACE = "segment_to_gainsight"
@@ -42,6 +45,46 @@ def unsupported_type(call_type: str) -> str:
     return f"unsupported.{kind}"
 
 
-def counter(name: str):
-    """The Beam counter `name` in the job's namespace."""
-    return Metrics.counter(NAMESPACE, name)
+class LocalTally:
+    """Process-wide running totals of the job's counters, kept only when enabled.
+
+    Runners that execute the DoFns in this process (the local runners) can read progress and,
+    for a local stream, the summary from here: Beam 2.77's BundleBasedDirectRunner loses the
+    metric updates of every bundle after a step's first on each worker thread (its StateSampler
+    caches the first bundle's MetricsContainer). Counts are "attempted": a retried bundle
+    counts twice, as Beam's attempted metrics do.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts = Counter()
+        self.enabled = False
+
+    def add(self, name: str, value: int):
+        with self._lock:
+            self._counts[name] += value
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return dict(self._counts)
+
+
+LOCAL_TALLY = LocalTally()
+
+
+class JobCounter:
+    """A Beam counter of the job's namespace that also feeds LOCAL_TALLY when it is enabled."""
+
+    def __init__(self, name: str):
+        self._name = name
+        self._beam_counter = Metrics.counter(NAMESPACE, name)
+
+    def inc(self, value: int = 1):
+        self._beam_counter.inc(value)
+        if LOCAL_TALLY.enabled:
+            LOCAL_TALLY.add(self._name, value)
+
+
+def counter(name: str) -> JobCounter:
+    """The counter `name` in the job's namespace."""
+    return JobCounter(name)

@@ -9,9 +9,12 @@ UTF-8, with `raw_encoding: "base64"`). Feeding dead-letter files back through `-
 events they wrap (see transforms.parse.unwrap_dead_letter).
 """
 import base64
+import posixpath
 from datetime import datetime, timezone
 
 import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.transforms import window
 
 from transforms.jsonio import dumps_compact
 
@@ -57,13 +60,38 @@ def raw_bytes(record: dict) -> bytes:
 
 
 class WriteDeadLetters(beam.PTransform):
-    """Dead-letter dicts -> JSONL files `PREFIX-SSSSS-of-NNNNN.jsonl` (local or gs://)."""
+    """Dead-letter dicts -> JSONL files (local or gs://).
 
-    def __init__(self, prefix: str):
+    Batch: `PREFIX-SSSSS-of-NNNNN.jsonl`. Streaming: one set of files per `window_minutes`
+    window, named `PREFIX-<window start>-<window end>-<pane>-SSSSS-of-NNNNN.jsonl`.
+    """
+
+    def __init__(self, prefix: str, streaming: bool = False, window_minutes: float = 5.0):
         super().__init__()
         self._prefix = prefix
+        self._streaming = streaming
+        self._window_seconds = window_minutes * 60
+
+    def expand(self, records):
+        lines = records | "ToJson" >> beam.Map(dumps_compact)
+        if not self._streaming:
+            return lines | "Write" >> beam.io.WriteToText(self._prefix, file_name_suffix=".jsonl")
+        directory, name = posixpath.split(self._prefix)
+        return (lines
+                | "Window" >> beam.WindowInto(window.FixedWindows(self._window_seconds))
+                | "WriteWindowed" >> fileio.WriteToFiles(
+                    path=directory or ".", shards=1,
+                    file_naming=fileio.default_file_naming(prefix=name, suffix=".jsonl")))
+
+
+class PublishDeadLetters(beam.PTransform):
+    """Dead-letter dicts -> one Pub/Sub message each (the JSON record as data) on a topic."""
+
+    def __init__(self, topic: str):
+        super().__init__()
+        self._topic = topic
 
     def expand(self, records):
         return (records
-                | "ToJson" >> beam.Map(dumps_compact)
-                | "Write" >> beam.io.WriteToText(self._prefix, file_name_suffix=".jsonl"))
+                | "ToJsonBytes" >> beam.Map(lambda record: dumps_compact(record).encode("utf-8"))
+                | "WriteToPubSub" >> beam.io.WriteToPubSub(self._topic))

@@ -1,10 +1,16 @@
 """Deduplicate on messageId, as Segment does: the first copy wins, later copies are counted.
 
-"First" is the earliest (path, line number), so the winner does not depend on how the runner
-ordered the work. Parse has already given every event a messageId (derived from its content
-when the source had none), so re-reading a file never double-sends.
+Batch: "first" is the earliest (path, line number), so the winner does not depend on how the
+runner ordered the work. Streaming: the first to arrive wins, and each messageId is remembered
+in per-key state for `window_hours` of processing time (Segment's window is 24 hours), so a
+Pub/Sub redelivery inside the window is dropped. Parse has already given every event a
+messageId (derived from its content when the source had none).
 """
 import apache_beam as beam
+from apache_beam.coders import BooleanCoder
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.utils.timestamp import Duration, Timestamp
 
 from transforms import counters
 
@@ -59,11 +65,47 @@ class CountDuplicatesFn(beam.DoFn):
         yield event
 
 
+class RememberMessageIdsFn(beam.DoFn):
+    """Streaming: (messageId, (origin, event)) -> event the first time the id is seen within
+    the window; later copies are counted as duplicates. A timer forgets the id afterwards."""
+
+    SEEN = ReadModifyWriteStateSpec("seen", BooleanCoder())
+    FORGET = TimerSpec("forget", TimeDomain.REAL_TIME)
+
+    def __init__(self, window_hours: float):
+        self._window = Duration(seconds=window_hours * 3600)
+        self._duplicates = counters.counter(counters.DUPLICATES)
+
+    def process(self, keyed, seen=beam.DoFn.StateParam(SEEN), forget=beam.DoFn.TimerParam(FORGET)):
+        if seen.read():
+            self._duplicates.inc()
+            return
+        seen.write(True)
+        forget.set(Timestamp.now() + self._window)
+        yield keyed[1][1]
+
+    @on_timer(FORGET)
+    def forget_message_id(self, seen=beam.DoFn.StateParam(SEEN)):
+        seen.clear()
+
+
 class DedupeByMessageId(beam.PTransform):
-    """(origin, event) -> event, one per messageId (batch: a combine keyed by messageId)."""
+    """(origin, event) -> event, one per messageId.
+
+    Batch: a combine keyed by messageId. Streaming: per-messageId state for `window_hours`.
+    """
+
+    def __init__(self, streaming: bool = False, window_hours: float = 24.0):
+        super().__init__()
+        self._streaming = streaming
+        self._window_hours = window_hours
 
     def expand(self, sourced_events):
-        return (sourced_events
-                | "KeyByMessageId" >> beam.Map(lambda sourced: (sourced[1]["messageId"], sourced))
+        keyed = sourced_events | "KeyByMessageId" >> beam.Map(
+            lambda sourced: (sourced[1]["messageId"], sourced)).with_output_types(
+                beam.typehints.KV[str, beam.typehints.Any])
+        if self._streaming:
+            return keyed | "RememberMessageIds" >> beam.ParDo(RememberMessageIdsFn(self._window_hours))
+        return (keyed
                 | "KeepFirst" >> beam.CombinePerKey(KeepFirstFn())
                 | "CountDuplicates" >> beam.ParDo(CountDuplicatesFn()))

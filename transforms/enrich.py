@@ -1,14 +1,21 @@
-"""AttachAccountId (batch): give every sendable event the Salesforce account it belongs to.
+"""AttachAccountId: give every sendable event the Salesforce account it belongs to.
 
-Events that name their own account pass straight through. The others meet their user's
+Batch: events that name their own account pass straight through. The others meet their user's
 identify/group history in one shuffle keyed by user, and are resolved as of their own time
 (transforms.accounts), falling back to the mapping file. Only small (instant, account) facts and
 the unresolved events travel through the shuffle.
+
+Streaming: per-user state holds the latest (instant, account) the user's identify/group calls
+taught; each event takes its own account, else that one, else the mapping (reloaded every
+`mapping_refresh_minutes`). A track that arrives before the user's first identify/group cannot
+wait for it: it is sent with the mapping's account, or none (counted unmapped).
 """
 import apache_beam as beam
+from apache_beam.coders import FloatCoder, StrUtf8Coder, TupleCoder
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from transforms import counters, tags
-from transforms.account_mapping import load_mapping
+from transforms.account_mapping import MappingCache
 from transforms.accounts import (AccountHistory, account_fact, mapped_account, own_account,
                                  user_key, with_account)
 from transforms.timestamps import event_instant
@@ -35,12 +42,10 @@ class ResolveFromHistoryFn(beam.DoFn):
 
     def __init__(self, mapping_path: str | None):
         self._mapping_path = mapping_path
-        self._mapping = {}
         self._unmapped = counters.counter(counters.UNMAPPED)
 
     def setup(self):
-        if self._mapping_path:
-            self._mapping = load_mapping(self._mapping_path)
+        self._mapping = MappingCache(self._mapping_path)
 
     def process(self, user_items):
         _, items = user_items
@@ -49,20 +54,57 @@ class ResolveFromHistoryFn(beam.DoFn):
             if item[0] != _EVENT:
                 continue
             event = item[1]
-            account = history.account_at(event_instant(event)) or mapped_account(event, self._mapping)
+            account = history.account_at(event_instant(event)) or mapped_account(event, self._mapping.get())
             if account is None:
                 self._unmapped.inc()
             yield with_account(event, account)
 
 
+class RememberAccountsFn(beam.DoFn):
+    """Streaming: (user, event) -> event with its own account, else the user's latest known
+    one (per-user state), else the mapping's; identify/group calls update the state."""
+
+    LATEST = ReadModifyWriteStateSpec("latest_account", TupleCoder((FloatCoder(), StrUtf8Coder())))
+
+    def __init__(self, mapping_path: str | None, mapping_refresh_minutes: float):
+        self._mapping_path = mapping_path
+        self._refresh_seconds = mapping_refresh_minutes * 60
+        self._unmapped = counters.counter(counters.UNMAPPED)
+
+    def setup(self):
+        self._mapping = MappingCache(self._mapping_path, self._refresh_seconds)
+
+    def process(self, user_event, latest=beam.DoFn.StateParam(LATEST)):
+        event = user_event[1]
+        known = latest.read()
+        fact = account_fact(event)
+        if fact is not None and (known is None or fact[0] >= known[0]):
+            latest.write(fact)
+            known = fact
+        account = (own_account(event) or (known[1] if known else None)
+                   or mapped_account(event, self._mapping.get()))
+        if account is None:
+            self._unmapped.inc()
+        yield with_account(event, account)
+
+
 class AttachAccountId(beam.PTransform):
     """track/identify/group events -> the same events carrying their accountId where known."""
 
-    def __init__(self, mapping_path: str | None):
+    def __init__(self, mapping_path: str | None, streaming: bool = False,
+                 mapping_refresh_minutes: float = 60.0):
         super().__init__()
         self._mapping_path = mapping_path
+        self._streaming = streaming
+        self._mapping_refresh_minutes = mapping_refresh_minutes
 
     def expand(self, events):
+        if self._streaming:
+            return (events
+                    | "KeyByUser" >> beam.Map(lambda event: (user_key(event), event))
+                    .with_output_types(beam.typehints.KV[str, beam.typehints.Any])
+                    | "RememberAccounts" >> beam.ParDo(
+                        RememberAccountsFn(self._mapping_path, self._mapping_refresh_minutes)))
         split = events | "SplitByAccount" >> beam.ParDo(SplitByAccountFn()).with_outputs(
             tags.NEEDS_HISTORY, main=tags.RESOLVED)
         from_history = (split[tags.NEEDS_HISTORY]

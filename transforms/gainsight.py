@@ -19,8 +19,9 @@ from apache_beam.utils.windowed_value import WindowedValue
 from transforms import counters, tags
 from transforms.dead_letter import dead_letter_record
 from transforms.http_delivery import (EVENT_PATH, GainsightSender, RateLimiter, RetryPolicy,
-                                      Secret, event_url, make_session)
+                                      event_url, make_session)
 from transforms.jsonio import dumps_compact, loads_event
+from transforms.secrets import Secret, resolve_access_key
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class SinkConfig:
     sink_parallelism: int = 1
     retry_policy: RetryPolicy = RetryPolicy()
     ca_bundle: str | None = None
+    access_key_secret: str | None = None   # Secret Manager version name, read on the worker
+    secret_client_factory: object = None   # tests inject a client; None: the real one
 
     def per_shard_rate(self) -> float:
         return self.max_requests_per_second / self.sink_parallelism
@@ -90,7 +93,9 @@ class BatchRequests(beam.PTransform):
 
     def expand(self, requests):
         shards, size = self._shards, self._batch_size
-        keyed = requests | "KeyByShard" >> beam.Map(lambda request: (shard_of(request[0], shards), request))
+        keyed = requests | "KeyByShard" >> beam.Map(
+            lambda request: (shard_of(request[0], shards), request)).with_output_types(
+                beam.typehints.KV[int, beam.typehints.Tuple[str, str]])
         if self._streaming:
             return keyed | "GroupIntoBatches" >> beam.GroupIntoBatches(
                 size, max_buffering_duration_secs=self._max_buffering_seconds)
@@ -122,7 +127,8 @@ class DeliverBatchFn(beam.DoFn):
     def setup(self):
         config = self._config
         concurrency = config.per_shard_concurrency()
-        key = config.access_key.reveal()
+        key = resolve_access_key(config.access_key, config.access_key_secret,
+                                 config.secret_client_factory)
         self._max_pending = concurrency * self.THREADS_PER_CONNECTION
         self._session = make_session(key, concurrency, config.ca_bundle)
         self._pool = ThreadPoolExecutor(max_workers=self._max_pending, thread_name_prefix="gainsight")
@@ -158,7 +164,7 @@ class DeliverBatchFn(beam.DoFn):
     def _count(self, outcome):
         self._counters[counters.REQUESTS].inc(outcome.attempts)
         self._counters[counters.RETRIES].inc(max(outcome.attempts - 1, 0))
-        self._counters[counters.KEY_REJECTED].inc(outcome.key_rejected)
+        self._counters[counters.KEY_REJECTED].inc(int(outcome.key_rejected))
         self._counters[counters.AMBIGUOUS_RETRIES].inc(outcome.ambiguous_retries)
         self._counters[counters.DELIVERED if outcome.delivered else counters.DEAD_LETTERED].inc()
 

@@ -35,21 +35,6 @@ def event_url(endpoint: str) -> str:
     return endpoint.rstrip("/") + EVENT_PATH
 
 
-class Secret:
-    """Holds the access key; prints as <redacted> so it cannot leak through repr or logs."""
-
-    def __init__(self, value: str):
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self):
-        return "Secret(<redacted>)"
-
-    __str__ = __repr__
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     max_retries: int = 3

@@ -1,8 +1,12 @@
-"""Read Segment exports: newline-delimited JSON files, `.gz` decompressed, local or gs://.
+"""Read Segment events: from files (batch) or from Pub/Sub (streaming).
 
-Each non-blank line becomes `((path, line_number), raw_bytes)`; a file that cannot be opened or
-is damaged part-way (truncated or corrupt gzip) keeps the lines read before the damage and adds
-one dead-letter record naming the file and the reason.
+Files: newline-delimited JSON, `.gz` decompressed, local or gs://. Each non-blank line becomes
+`((path, line_number), raw_bytes)`; a file that cannot be opened or is damaged part-way
+(truncated or corrupt gzip) keeps the lines read before the damage and adds one dead-letter
+record naming the file and the reason.
+
+Pub/Sub: Segment's Pub/Sub destination publishes each event as the message data, with no
+attributes; each message becomes `((subscription or topic, 0), data)`.
 """
 import gzip
 import io
@@ -94,4 +98,38 @@ class ReadSegmentFiles(beam.PTransform):
                    | "SpreadFiles" >> beam.Reshuffle()
                    | "Lines" >> beam.ParDo(ReadLinesFn()).with_outputs(
                        tags.DEAD_LETTER, main=tags.MAIN))
+        return {tags.MAIN: results[tags.MAIN], tags.DEAD_LETTER: results[tags.DEAD_LETTER]}
+
+
+class MessageToLineFn(beam.DoFn):
+    """Pub/Sub message data -> ((source, 0), bytes); empty messages are counted as blank."""
+
+    def __init__(self, source: str):
+        self._source = source
+        self._read = counters.counter(counters.READ)
+        self._blank = counters.counter(counters.BLANK_LINES)
+
+    def process(self, data):
+        line = data.rstrip(b"\r\n")
+        if line.strip():
+            self._read.inc()
+            yield (self._source, 0), line
+        else:
+            self._blank.inc()
+
+
+class ReadPubSubEvents(beam.PTransform):
+    """A Pub/Sub subscription or topic -> {MAIN: ((source, 0), bytes), DEAD_LETTER: (none)}."""
+
+    def __init__(self, subscription: str | None = None, topic: str | None = None):
+        super().__init__()
+        self._subscription = subscription
+        self._topic = topic
+
+    def expand(self, pbegin):
+        results = (pbegin
+                   | "ReadFromPubSub" >> beam.io.ReadFromPubSub(
+                       subscription=self._subscription, topic=self._topic)
+                   | "Lines" >> beam.ParDo(MessageToLineFn(self._subscription or self._topic))
+                   .with_outputs(tags.DEAD_LETTER, main=tags.MAIN))
         return {tags.MAIN: results[tags.MAIN], tags.DEAD_LETTER: results[tags.DEAD_LETTER]}

@@ -59,7 +59,7 @@ def test_bad_flag_is_named(events_file, extra, flag):
 
 
 def test_missing_input_and_unmatched_pattern(tmp_path):
-    assert flag_of([]).flag == "--input"
+    assert "--input" in flag_of([]).flag
     error = flag_of(["--input", str(tmp_path / "nothing-*.gz")])
     assert error.flag == "--input" and "matches no files" in str(error)
 
