@@ -12,7 +12,8 @@ the job measures what Beam costs (and what the job's parallelism gains), not dif
         path order, so that is the job's "earliest (path, line number)") -> gainsight_enabled ->
         route by type -> whitelist -> account_fact() collected per user_key();
         events naming their own account are written at once, the others are spilled
-        (compact JSON) to a temporary file next to the output
+        (pickled, which round-trips any parsed event exactly, as Beam's coders do) to a
+        temporary file next to the output
     pass 2, the spill file:
         AccountHistory(user's facts).account_at(event_instant) or mapped_account -> with_account
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import sys
 import time
 import zlib
@@ -42,7 +44,7 @@ from transforms.accounts import (AccountHistory, account_fact, mapped_account, o
 from transforms.consent import gainsight_enabled
 from transforms.dead_letter import dead_letter_record
 from transforms.gainsight import preview_line
-from transforms.jsonio import dumps_compact, loads_event
+from transforms.jsonio import dumps_compact
 from transforms.parse import InvalidEvent, parse_line
 from transforms.read import iter_lines, open_events_file
 from transforms.tags import SENDABLE_TYPES
@@ -69,7 +71,7 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
     allowed = parse_whitelist(track_whitelist)
     mapping = load_mapping(mapping_path) if mapping_path else {}
     out_path = f"{out_prefix}-00000-of-00001.jsonl"
-    spill_path = f"{out_prefix}.spill.jsonl"
+    spill_path = f"{out_prefix}.spill.pickle"
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     seen: set[str] = set()
     facts: dict[str, list] = defaultdict(list)
@@ -77,7 +79,7 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
                  buffering=_BUFFER) if dead_letter_prefix else None)
     try:
         with open(out_path, "w", encoding="utf-8", buffering=_BUFFER) as out, \
-                open(spill_path, "w", encoding="utf-8", buffering=_BUFFER) as spill:
+                open(spill_path, "wb", buffering=_BUFFER) as spill:
             # pass 1
             for path in matched_paths(patterns):
                 last_line = 0
@@ -101,9 +103,8 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
         histories = {user: AccountHistory(user_facts) for user, user_facts in facts.items()}
         no_history = AccountHistory(())
         with open(out_path, "a", encoding="utf-8", buffering=_BUFFER) as out, \
-                open(spill_path, "r", encoding="utf-8", buffering=_BUFFER) as spill:
-            for line in spill:
-                event = loads_event(line)
+                open(spill_path, "rb", buffering=_BUFFER) as spill:
+            for event in _unspill(spill):
                 history = histories.get(user_key(event), no_history)
                 account = history.account_at(event_instant(event)) or mapped_account(event, mapping)
                 if account is None:
@@ -153,7 +154,16 @@ def _first_pass(raw, origin, counts, seen, allowed, facts, out, spill, dead):
         out.write(preview_line((message_id, dumps_compact(event))) + "\n")
         counts[counters.PREVIEWED] += 1
     else:
-        spill.write(dumps_compact(event) + "\n")
+        pickle.dump(event, spill, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unspill(stream):
+    """The events pickled one after the other into the spill file."""
+    while True:
+        try:
+            yield pickle.load(stream)
+        except EOFError:
+            return
 
 
 def main(argv=None) -> int:

@@ -24,10 +24,14 @@ from transforms.route import RouteByCallType
 from transforms.whitelist import FilterWhitelist
 
 
-def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> None:
-    """Adds the job to `pipeline`: a backfill for --input, the live stream for Pub/Sub."""
+def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTransform | None = None) -> None:
+    """Adds the job to `pipeline`: a backfill for --input, the live stream for Pub/Sub.
+
+    `reader` replaces the source (a PTransform of the pipeline's start yielding
+    {MAIN: ((source, n), bytes), DEAD_LETTER: records}); tests feed a TestStream through it.
+    """
     streaming = config.streaming
-    lines = pipeline | "Read" >> _reader(config)
+    lines = pipeline | "Read" >> (reader or _reader(config))
     parsed = lines[tags.MAIN] | "Parse" >> ParseEvents()
     events = (parsed[tags.MAIN]
               | "Dedupe" >> DedupeByMessageId(streaming, config.dedupe_window_hours)

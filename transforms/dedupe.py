@@ -2,15 +2,17 @@
 
 Batch: "first" is the earliest (path, line number), so the winner does not depend on how the
 runner ordered the work. Streaming: the first to arrive wins, and each messageId is remembered
-in per-key state for `window_hours` of processing time (Segment's window is 24 hours), so a
-Pub/Sub redelivery inside the window is dropped. Parse has already given every event a
+in per-key state until the watermark passes its first copy's timestamp (the Pub/Sub publish
+time) plus `window_hours` (Segment's window is 24 hours), so a redelivery, which keeps its
+publish time, is dropped however late it comes inside the window. Event time rather than
+processing time, so that the window means the same on a backlog and under TestStream. Parse has already given every event a
 messageId (derived from its content when the source had none).
 """
 import apache_beam as beam
 from apache_beam.coders import BooleanCoder
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
-from apache_beam.utils.timestamp import Duration, Timestamp
+from apache_beam.utils.timestamp import Duration
 
 from transforms import counters
 
@@ -67,21 +69,22 @@ class CountDuplicatesFn(beam.DoFn):
 
 class RememberMessageIdsFn(beam.DoFn):
     """Streaming: (messageId, (origin, event)) -> event the first time the id is seen within
-    the window; later copies are counted as duplicates. A timer forgets the id afterwards."""
+    the window; later copies are counted as duplicates. An event-time timer forgets the id."""
 
     SEEN = ReadModifyWriteStateSpec("seen", BooleanCoder())
-    FORGET = TimerSpec("forget", TimeDomain.REAL_TIME)
+    FORGET = TimerSpec("forget", TimeDomain.WATERMARK)
 
     def __init__(self, window_hours: float):
         self._window = Duration(seconds=window_hours * 3600)
         self._duplicates = counters.counter(counters.DUPLICATES)
 
-    def process(self, keyed, seen=beam.DoFn.StateParam(SEEN), forget=beam.DoFn.TimerParam(FORGET)):
+    def process(self, keyed, timestamp=beam.DoFn.TimestampParam,
+                seen=beam.DoFn.StateParam(SEEN), forget=beam.DoFn.TimerParam(FORGET)):
         if seen.read():
             self._duplicates.inc()
             return
         seen.write(True)
-        forget.set(Timestamp.now() + self._window)
+        forget.set(timestamp + self._window)
         yield keyed[1][1]
 
     @on_timer(FORGET)

@@ -9,6 +9,7 @@ the global cap holds on any number of workers.
 """
 import itertools
 import math
+import time
 import zlib
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -84,12 +85,13 @@ class BatchRequests(beam.PTransform):
     """
 
     def __init__(self, batch_size: int, shards: int, streaming: bool = False,
-                 max_buffering_seconds: float = 5.0):
+                 max_buffering_seconds: float = 5.0, clock=time.time):
         super().__init__()
         self._batch_size = batch_size
         self._shards = shards
         self._streaming = streaming
         self._max_buffering_seconds = max_buffering_seconds
+        self._clock = clock  # processing time for the buffering timer; tests inject TestStream's
 
     def expand(self, requests):
         shards, size = self._shards, self._batch_size
@@ -98,7 +100,7 @@ class BatchRequests(beam.PTransform):
                 beam.typehints.KV[int, beam.typehints.Tuple[str, str]])
         if self._streaming:
             return keyed | "GroupIntoBatches" >> beam.GroupIntoBatches(
-                size, max_buffering_duration_secs=self._max_buffering_seconds)
+                size, max_buffering_duration_secs=self._max_buffering_seconds, clock=self._clock)
         return (keyed
                 | "GroupByShard" >> beam.GroupByKey()
                 | "CutBatches" >> beam.FlatMap(

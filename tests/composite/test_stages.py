@@ -148,3 +148,32 @@ def test_write_dead_letters_as_jsonl(run, tmp_path):
     run.finish()
     written = [json.loads(line) for path in tmp_path.glob("dl-*.jsonl") for line in path.read_text().splitlines()]
     assert sorted(written, key=lambda r: r["reason"]) == records
+
+
+def test_deliver_reads_the_key_from_secret_manager_once_per_worker_and_sends(run, sandbox):
+    from tests.unit.test_secrets import VERSION, FakeSecretManager
+    from transforms.gainsight import DeliverToGainsight, SinkConfig
+    from transforms.secrets import Secret
+    FakeSecretManager.calls = []
+    config = SinkConfig(endpoint=sandbox.url, access_key=Secret(""), access_key_secret=VERSION,
+                        secret_client_factory=FakeSecretManager)
+    batches = [(0, [(f"m{i}", json.dumps(track(f"m{i}"))) for i in range(5)]),
+               (0, [("m5", json.dumps(track("m5")))])]
+    dead = run.pipeline | beam.Create(batches) | DeliverToGainsight(config)
+    assert_that(dead, equal_to([]))
+    counters = run.finish().counters
+    assert sorted(m["messageId"] for m in sandbox.received()) == [f"m{i}" for i in range(6)]
+    assert counters["delivered"] == 6 and counters["requests"] == 6
+    assert FakeSecretManager.calls == [VERSION]
+
+
+def test_deliver_dead_letters_permanent_failures_with_status_and_event(run, start_sandbox):
+    from transforms.gainsight import DeliverToGainsight, SinkConfig
+    from transforms.secrets import Secret
+    from tests.conftest import ACCESS_KEY
+    sandbox = start_sandbox(rate_400=1.0)
+    config = SinkConfig(endpoint=sandbox.url, access_key=Secret(ACCESS_KEY))
+    dead = (run.pipeline | beam.Create([(0, [("m1", json.dumps(track("m1")))])]) | DeliverToGainsight(config)
+            | beam.Map(lambda r: (r["stage"], r["status"], r["attempts"], r["event"]["messageId"], r["reason"][:8])))
+    assert_that(dead, equal_to([("deliver", 400, 1, "m1", "HTTP 400")]))
+    assert run.finish().counters["dead_lettered"] == 1

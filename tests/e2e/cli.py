@@ -20,14 +20,17 @@ class CliRun:
     dead_letters: list
 
 
-def run_cli(args, out_dir: Path, access_key: str | None = None, dead_letter: str | None = None) -> CliRun:
+def run_cli(args, out_dir: Path, access_key: str | None = None, dead_letter: str | None = None,
+            summary: bool = True) -> CliRun:
     """Runs the job with GAINSIGHT_ACCESS_KEY=access_key; dead letters and summary go to out_dir."""
     env = {k: v for k, v in os.environ.items() if k != "GAINSIGHT_ACCESS_KEY"}
     if access_key:
         env["GAINSIGHT_ACCESS_KEY"] = access_key
     summary_path = out_dir / "summary.json"
     argv = [sys.executable, "-m", "pipeline", *args,
-            "--dead_letter", dead_letter or str(out_dir / "dead-letter"), "--summary", str(summary_path)]
+            "--dead_letter", dead_letter or str(out_dir / "dead-letter")]
+    if summary:
+        argv += ["--summary", str(summary_path)]
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=CLI_TIMEOUT_SECONDS)
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None

@@ -141,3 +141,19 @@ def test_dataflow_dry_run_translates_the_batch_graph(tmp_path):
 def test_dataflow_refuses_a_local_dead_letter_prefix(tmp_path):
     result = run_cli(["--input", "gs://my-bucket/x/*.gz", *DATAFLOW_DRY_RUN], tmp_path / "out", ACCESS_KEY)
     assert result.code == 2 and "--dead_letter" in result.stderr
+
+
+def test_dataflow_dry_run_translates_the_streaming_graph(tmp_path):
+    result = run_cli(["--input_subscription", "projects/my-project/subscriptions/segment",
+                      "--dead_letter_topic", "projects/my-project/topics/segment-dead-letter",
+                      "--access_key_secret", "projects/my-project/secrets/gainsight/versions/latest",
+                      "--sink_parallelism", "4", "--enable_streaming_engine", *DATAFLOW_DRY_RUN],
+                     tmp_path / "out", access_key=None, dead_letter="gs://my-bucket/dl/dead-letter", summary=False)
+    assert result.code == 0, result.stderr
+    assert "dry run: the job graph was built and not submitted" in result.stdout
+
+
+def test_dataflow_dry_run_streaming_from_a_topic_with_dead_letter_files(tmp_path):
+    result = run_cli(["--input_topic", "projects/my-project/topics/segment", *DATAFLOW_DRY_RUN],
+                     tmp_path / "out", ACCESS_KEY, dead_letter="gs://my-bucket/dl/dead-letter", summary=False)
+    assert result.code == 0, result.stderr

@@ -100,3 +100,37 @@ def test_access_key_is_taken_out_of_argv():
 def test_unknown_flags_are_reported():
     assert unknown_flags(["--input", "x", "--trak_whitelist", "A"]) == ["--trak_whitelist"]
     assert unknown_flags(["--input", "x", "--runner", "FnApiRunner", "--project", "p"]) == []
+
+
+SUBSCRIPTION = "projects/my-project/subscriptions/segment"
+
+
+def test_a_subscription_selects_streaming():
+    config = resolve(["--input_subscription", SUBSCRIPTION, "--dead_letter_topic", "projects/p/topics/dead"])
+    assert config.streaming and config.input_subscription == SUBSCRIPTION and config.inputs == ()
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--input_subscription", SUBSCRIPTION, "--input_topic", "projects/p/topics/t"], "--input_subscription"),
+    (["--input_subscription", "my-sub"], "--input_subscription"),
+    (["--input_topic", "projects/p/subs/x"], "--input_topic"),
+    (["--input_subscription", SUBSCRIPTION, "--dead_letter_topic", "dead"], "--dead_letter_topic"),
+    (["--input_subscription", SUBSCRIPTION, "--summary", "s.json"], "--summary"),
+    (["--input_subscription", SUBSCRIPTION, "--preview", "p"], "--preview"),
+    (["--input_subscription", SUBSCRIPTION, "--dedupe_window_hours", "0"], "--dedupe_window_hours"),
+    (["--input_subscription", SUBSCRIPTION, "--max_buffering_seconds", "-1"], "--max_buffering_seconds"),
+    (["--input_subscription", SUBSCRIPTION, "--access_key_secret", "projects/p/secrets/s"], "--access_key_secret"),
+])
+def test_bad_streaming_flags_are_named(argv, flag):
+    assert flag in flag_of(argv).flag
+
+
+def test_dead_letter_topic_is_for_streaming_only(events_file):
+    assert flag_of(["--input", events_file, "--dead_letter_topic", "projects/p/topics/d"]).flag == "--dead_letter_topic"
+
+
+def test_secret_replaces_the_key_but_not_both(events_file):
+    version = "projects/p/secrets/gainsight/versions/latest"
+    config = resolve(["--input", events_file, "--access_key_secret", version], key=None)
+    assert config.sink.access_key_secret == version
+    assert flag_of(["--input", events_file, "--access_key_secret", version]).flag == "--access_key_secret"
