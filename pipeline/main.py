@@ -45,9 +45,9 @@ def run(argv: list[str] | None = None, environ=None) -> int:
         return 0
     if _is_remote(standard.runner):
         result = pipeline.run()
-        if config.streaming:
-            print("streaming job submitted; drain it from the Dataflow console or with "
-                  "`gcloud dataflow jobs drain JOB_ID --region REGION`")
+        if config.streaming or config.no_wait:
+            print("job submitted; follow it in the Dataflow console (a streaming job runs until "
+                  "you drain it: `gcloud dataflow jobs drain JOB_ID --region REGION`)")
             return 0
         result.wait_until_finish()
         return _report(build_summary(counter_values(result)), config)

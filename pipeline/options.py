@@ -105,6 +105,9 @@ class SegmentToGainsightOptions(PipelineOptions):
         add("--sink_parallelism", type=int, default=1,
             help="Shards of the sink (1-256): each gets this share of the rate and concurrency "
                  "caps. Raise it on Dataflow so several workers deliver at once.")
+        add("--no_wait", action="store_true", default=False,
+            help="On Dataflow, return once a batch job is submitted instead of waiting for it "
+                 "to finish and printing its summary (the Flex Template launcher sets this).")
         add("--allow_insecure_endpoint", action="store_true", default=False,
             help="Allow an http:// endpoint on a non-loopback host (the key would travel in clear).")
         add("--ca_bundle", default=None, metavar="PATH",
@@ -129,6 +132,7 @@ class JobConfig:
     dedupe_window_hours: float = 24.0
     account_mapping_refresh_minutes: float = 60.0
     max_buffering_seconds: float = 5.0
+    no_wait: bool = False
 
     @property
     def streaming(self) -> bool:
@@ -234,7 +238,7 @@ def resolve_config(options: PipelineOptions, access_key: str | None, environ=os.
                      dead_letter_window_minutes=opts.dead_letter_window_minutes,
                      dedupe_window_hours=opts.dedupe_window_hours,
                      account_mapping_refresh_minutes=opts.account_mapping_refresh_minutes,
-                     max_buffering_seconds=opts.max_buffering_seconds)
+                     max_buffering_seconds=opts.max_buffering_seconds, no_wait=opts.no_wait)
 
 
 def _check_matches(pattern: str):
