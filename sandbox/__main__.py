@@ -34,6 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--port_file", type=Path, help="file that receives the port once listening")
     parser.add_argument("--record", type=Path, help="JSON-lines file of accepted messages")
+    parser.add_argument("--record_times", type=Path,
+                        help="file of `messageId<TAB>unix time` per accepted message (latency figures)")
     defaults = FaultConfig()
     for name, option_type in _FAULT_OPTION_TYPES.items():
         parser.add_argument(f"--{name}", type=option_type, default=getattr(defaults, name))
@@ -69,7 +71,7 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(stop_signal, stop.set)
-    app = make_app(args.access_key, args.faults, args.record)
+    app = make_app(args.access_key, args.faults, args.record, args.record_times)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
     await runner.setup()
     try:

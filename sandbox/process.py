@@ -52,6 +52,7 @@ class SandboxProcess:
         self._process: subprocess.Popen | None = None
         self.url = ""
         self.record_path = Path()
+        self.times_path = Path()
         self.log_path = Path()
 
     def __enter__(self) -> "SandboxProcess":
@@ -83,6 +84,16 @@ class SandboxProcess:
         with self.record_path.open(encoding="utf-8") as record:
             return [json.loads(line) for line in record]
 
+    def accepted_at(self) -> dict[str, float]:
+        """{messageId: unix time it was first accepted} for every accepted message so far."""
+        self._control("POST", "/_sandbox/flush")
+        times: dict[str, float] = {}
+        with self.times_path.open(encoding="utf-8") as lines:
+            for line in lines:
+                message_id, accepted = line.rstrip("\n").split("\t")
+                times.setdefault(message_id, float(accepted))
+        return times
+
     def set_faults(self, **fields: Any) -> dict[str, Any]:
         """Replace the fault config (omitted fields reset to defaults); returns it."""
         return self._control("POST", "/_sandbox/faults", json=fields).json()["faults"]
@@ -106,9 +117,11 @@ class SandboxProcess:
         port_file = directory / "sandbox.port"
         port_file.unlink(missing_ok=True)
         self.record_path = directory / "received.jsonl"
+        self.times_path = directory / "accepted_at.tsv"
         self.log_path = directory / "sandbox.log"
         command = [sys.executable, "-m", "sandbox", "--port", "0",
-                   "--port_file", str(port_file), "--record", str(self.record_path)]
+                   "--port_file", str(port_file), "--record", str(self.record_path),
+                   "--record_times", str(self.times_path)]
         for name, value in self._faults.as_dict().items():
             command += [f"--{name}", str(value)]
         environment = {**os.environ, ACCESS_KEY_ENV: self._access_key}

@@ -66,25 +66,35 @@ class SandboxStats:
 
 
 class MessageRecorder:
-    """Appends accepted messages, one compact JSON object per line, through a buffer."""
+    """Appends accepted messages, one compact JSON object per line, through a buffer; and,
+    when `times_path` is given, `messageId<TAB>unix time accepted` lines (for latency figures)."""
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(self, path: str | Path | None, times_path: str | Path | None = None) -> None:
+        self._files: list[TextIO] = []
         self._file: TextIO | None = None
+        self._times: TextIO | None = None
         if path is not None:
             self._file = open(path, "a", encoding="utf-8", buffering=_RECORD_BUFFER_BYTES)
+            self._files.append(self._file)
+        if times_path is not None:
+            self._times = open(times_path, "a", encoding="utf-8", buffering=_RECORD_BUFFER_BYTES)
+            self._files.append(self._times)
 
     def append(self, message: dict[str, Any]) -> None:
         if self._file is not None:
             self._file.write(json.dumps(message, separators=(",", ":")) + "\n")
+        if self._times is not None:
+            self._times.write(f"{message.get('messageId')}\t{time.time():.6f}\n")
 
     def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
+        for file in self._files:
+            file.flush()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        for file in self._files:
+            file.close()
+        self._files = []
+        self._file = self._times = None
 
 
 class Sandbox:
@@ -117,11 +127,12 @@ SANDBOX = web.AppKey("sandbox", Sandbox)
 
 
 def make_app(
-    access_key: str, faults: FaultConfig, record_path: str | Path | None
+    access_key: str, faults: FaultConfig, record_path: str | Path | None,
+    times_path: str | Path | None = None,
 ) -> web.Application:
     """Build the receiver; record_path=None accepts messages without recording them."""
     app = web.Application()
-    app[SANDBOX] = Sandbox(access_key, faults, MessageRecorder(record_path))
+    app[SANDBOX] = Sandbox(access_key, faults, MessageRecorder(record_path, times_path))
     app.router.add_post(EVENT_PATH, receive_event)
     app.router.add_get("/_sandbox/stats", get_stats)
     app.router.add_post("/_sandbox/flush", flush_record)

@@ -386,3 +386,19 @@ def test_fault_picker_only_picks_outcomes_with_a_positive_rate(rates, seed):
 def _picks(config, count):
     picker = FaultPicker(config)
     return [picker.pick() for _ in range(count)]
+
+
+def test_accepted_at_gives_each_message_its_first_acceptance_time(tmp_path):
+    import time as _time
+    from sandbox.process import SandboxProcess
+    from sandbox.faults import FaultConfig
+    key = "7b1f8e2a-0c3d-4e5f-9a8b-1c2d3e4f5a6b"
+    with SandboxProcess(key, FaultConfig(), directory=tmp_path) as sandbox:
+        before = _time.time()
+        for message_id in ("a", "b", "a"):
+            requests.post(f"{sandbox.url}/clickstream/segmentio/event", headers={"accessKey": key},
+                          json={"type": "track", "messageId": message_id}, timeout=5)
+        after = _time.time()
+        times = sandbox.accepted_at()
+    assert sorted(times) == ["a", "b"]
+    assert before <= times["a"] <= times["b"] <= after
