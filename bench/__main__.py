@@ -425,11 +425,9 @@ def _mem_total_bytes():
 
 
 def _environment(args) -> dict:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
+    commit = _git("rev-parse", "HEAD").strip() or None
+    # read-only: --no-optional-locks keeps git from refreshing the index
+    changed = [line[3:] for line in _git("status", "--porcelain", "--untracked-files=no").splitlines()]
     try:
         from importlib.metadata import version
         beam = version("apache-beam")
@@ -437,8 +435,16 @@ def _environment(args) -> dict:
         beam = None
     return {"python": platform.python_version(), "apache_beam": beam, "cpus": os.cpu_count(),
             "mem_total_bytes": _mem_total_bytes(), "platform": platform.platform(),
-            "commit": commit, "argv": sys.argv[1:], "pipeline_args": args.pipeline_args or "",
+            "commit": commit, "uncommitted_changes": changed, "argv": sys.argv[1:], "pipeline_args": args.pipeline_args or "",
             "smoke": args.smoke, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def _git(*args) -> str:
+    try:
+        return subprocess.run(["git", "--no-optional-locks", *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
 
 
 def _log(message: str):

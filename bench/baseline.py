@@ -52,6 +52,7 @@ from transforms.timestamps import event_instant
 from transforms.whitelist import is_whitelisted, parse_whitelist
 
 _BUFFER = 1 << 20
+SPILL_BATCH = 1000
 # what transforms.read.ReadLinesFn treats as a damaged file (gzip.BadGzipFile is an OSError)
 _READ_ERRORS = (OSError, EOFError, zlib.error)
 
@@ -71,15 +72,14 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
     allowed = parse_whitelist(track_whitelist)
     mapping = load_mapping(mapping_path) if mapping_path else {}
     out_path = f"{out_prefix}-00000-of-00001.jsonl"
-    spill_path = f"{out_prefix}.spill.pickle"
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    spill = _Spill(f"{out_prefix}.spill.pickle")
     seen: set[str] = set()
     facts: dict[str, list] = defaultdict(list)
     dead = (open(f"{dead_letter_prefix}-00000-of-00001.jsonl", "w", encoding="utf-8",
                  buffering=_BUFFER) if dead_letter_prefix else None)
     try:
-        with open(out_path, "w", encoding="utf-8", buffering=_BUFFER) as out, \
-                open(spill_path, "wb", buffering=_BUFFER) as spill:
+        with open(out_path, "w", encoding="utf-8", buffering=_BUFFER) as out:
             # pass 1
             for path in matched_paths(patterns):
                 last_line = 0
@@ -102,9 +102,8 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
         # pass 2
         histories = {user: AccountHistory(user_facts) for user, user_facts in facts.items()}
         no_history = AccountHistory(())
-        with open(out_path, "a", encoding="utf-8", buffering=_BUFFER) as out, \
-                open(spill_path, "rb", buffering=_BUFFER) as spill:
-            for event in _unspill(spill):
+        with open(out_path, "a", encoding="utf-8", buffering=_BUFFER) as out:
+            for event in spill.events():
                 history = histories.get(user_key(event), no_history)
                 account = history.account_at(event_instant(event)) or mapped_account(event, mapping)
                 if account is None:
@@ -115,8 +114,7 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
     finally:
         if dead is not None:
             dead.close()
-        if os.path.exists(spill_path):
-            os.remove(spill_path)
+        spill.remove()
     return build_summary(dict(counts))
 
 
@@ -154,16 +152,47 @@ def _first_pass(raw, origin, counts, seen, allowed, facts, out, spill, dead):
         out.write(preview_line((message_id, dumps_compact(event))) + "\n")
         counts[counters.PREVIEWED] += 1
     else:
-        pickle.dump(event, spill, protocol=pickle.HIGHEST_PROTOCOL)
+        spill.add(event)
 
 
-def _unspill(stream):
-    """The events pickled one after the other into the spill file."""
-    while True:
-        try:
-            yield pickle.load(stream)
-        except EOFError:
-            return
+class _Spill:
+    """Events pickled to a file in batches (one pickle per SPILL_BATCH events: far fewer calls
+    than one per event), read back in order by events()."""
+
+    def __init__(self, path: str):
+        self._path = path
+        self._batch: list = []
+        self._file = open(path, "wb", buffering=_BUFFER)
+
+    def add(self, event: dict):
+        self._batch.append(event)
+        if len(self._batch) >= SPILL_BATCH:
+            self._flush()
+
+    def _flush(self):
+        if self._batch:
+            pickle.dump(self._batch, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._batch = []
+
+    def close(self):
+        if not self._file.closed:
+            self._flush()
+            self._file.close()
+
+    def events(self):
+        self.close()
+        with open(self._path, "rb", buffering=_BUFFER) as stream:
+            while True:
+                try:
+                    batch = pickle.load(stream)
+                except EOFError:
+                    return
+                yield from batch
+
+    def remove(self):
+        self.close()
+        if os.path.exists(self._path):
+            os.remove(self._path)
 
 
 def main(argv=None) -> int:

@@ -26,15 +26,12 @@ def gainsight_enabled(event: dict) -> bool:
     return integrations.get("All") is not False
 
 
-class KeepConsentedFn(beam.DoFn):
-    def __init__(self):
-        self._skipped = counters.counter(counters.SKIPPED_BY_INTEGRATIONS)
-
+class KeepConsentedFn(counters.CountingDoFn):
     def process(self, event):
         if gainsight_enabled(event):
             yield event
         else:
-            self._skipped.inc()
+            self.count(counters.SKIPPED_BY_INTEGRATIONS)
 
 
 class FilterConsent(beam.PTransform):

@@ -7,6 +7,7 @@ Every event read ends in exactly one of OUTCOMES, so that
 import threading
 from collections import Counter
 
+import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 NAMESPACE = "segment_to_gainsight"
@@ -57,34 +58,69 @@ class LocalTally:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._counts = Counter()
+        self._local = threading.local()   # one dict per thread: adding takes no lock
+        self._per_thread = []
         self.enabled = False
 
     def add(self, name: str, value: int):
-        with self._lock:
-            self._counts[name] += value
+        counts = getattr(self._local, "counts", None)
+        if counts is None:
+            counts = self._local.counts = {}
+            with self._lock:
+                self._per_thread.append(counts)
+        counts[name] = counts.get(name, 0) + value
 
     def snapshot(self) -> dict:
+        total = Counter()
         with self._lock:
-            return dict(self._counts)
+            threads = list(self._per_thread)
+        for counts in threads:
+            total.update(_copy_while_written(counts))
+        return dict(total)
+
+
+def _copy_while_written(counts: dict) -> dict:
+    """A copy of a dict that its own thread may be adding keys to right now."""
+    while True:
+        try:
+            return dict(counts)
+        except RuntimeError:  # "dictionary changed size during iteration": try again
+            continue
 
 
 LOCAL_TALLY = LocalTally()
 
 
-class JobCounter:
-    """A Beam counter of the job's namespace that also feeds LOCAL_TALLY when it is enabled."""
+class CountingDoFn(beam.DoFn):
+    """A DoFn that counts outcomes cheaply: count() adds to a plain dict, and the totals go to
+    the Beam counters (and LOCAL_TALLY) every FLUSH_EVERY counts and at the end of each bundle.
 
-    def __init__(self, name: str):
-        self._name = name
-        self._beam_counter = Metrics.counter(NAMESPACE, name)
+    Subclasses that define finish_bundle call self.flush_counts() at its end.
+    """
 
-    def inc(self, value: int = 1):
-        self._beam_counter.inc(value)
-        if LOCAL_TALLY.enabled:
-            LOCAL_TALLY.add(self._name, value)
+    FLUSH_EVERY = 1000
 
+    def count(self, name: str, value: int = 1):
+        try:
+            pending = self._pending_counts
+        except AttributeError:
+            pending = self._pending_counts = {}
+            self._counted_since_flush = 0
+        pending[name] = pending.get(name, 0) + value
+        self._counted_since_flush += 1
+        if self._counted_since_flush >= self.FLUSH_EVERY:
+            self.flush_counts()
 
-def counter(name: str) -> JobCounter:
-    """The counter `name` in the job's namespace."""
-    return JobCounter(name)
+    def flush_counts(self):
+        pending = getattr(self, "_pending_counts", None)
+        if pending:
+            for name, value in pending.items():
+                if value:
+                    Metrics.counter(NAMESPACE, name).inc(value)
+                    if LOCAL_TALLY.enabled:
+                        LOCAL_TALLY.add(name, value)
+            pending.clear()
+        self._counted_since_flush = 0
+
+    def finish_bundle(self):
+        self.flush_counts()

@@ -23,51 +23,30 @@ def keep_first(candidates):
     >>> keep_first([(("b.gz", 1), {"v": 2}), (("a.gz", 9), {"v": 1})])
     ({'v': 1}, 2)
     """
-    origin, event, copies = _merge(candidate + (1,) for candidate in candidates)
-    return event, copies
-
-
-def _merge(accumulators):
-    best = None
     copies = 0
-    for origin, event, count in accumulators:
-        copies += count
-        if best is None or origin < best[0]:
-            best = (origin, event)
-    return (None, None, 0) if best is None else (best[0], best[1], copies)
+    best_origin = best_event = None
+    for origin, event in candidates:
+        copies += 1
+        if best_origin is None or origin < best_origin:
+            best_origin, best_event = origin, event
+    return best_event, copies
 
 
-class KeepFirstFn(beam.CombineFn):
-    """CombineFn form of keep_first, so copies are merged before the shuffle (combiner lifting)."""
+class KeepFirstFn(counters.CountingDoFn):
+    """(messageId, [(origin, event), ...]) -> the first event; later copies are counted.
 
-    def create_accumulator(self):
-        return (None, None, 0)
+    A GroupByKey and not a CombineFn: nearly every messageId is unique, so combiner lifting
+    would only add work before the shuffle.
+    """
 
-    def add_input(self, accumulator, candidate):
-        return self.merge_accumulators([accumulator, candidate + (1,)])
-
-    def merge_accumulators(self, accumulators):
-        return _merge(acc for acc in accumulators if acc[2])
-
-    def extract_output(self, accumulator):
-        _, event, copies = accumulator
-        return event, copies
-
-
-class CountDuplicatesFn(beam.DoFn):
-    """(messageId, (event, copies)) -> event; copies beyond the first are counted."""
-
-    def __init__(self):
-        self._duplicates = counters.counter(counters.DUPLICATES)
-
-    def process(self, keyed):
-        _, (event, copies) = keyed
+    def process(self, keyed_copies):
+        event, copies = keep_first(keyed_copies[1])
         if copies > 1:
-            self._duplicates.inc(copies - 1)
+            self.count(counters.DUPLICATES, copies - 1)
         yield event
 
 
-class RememberMessageIdsFn(beam.DoFn):
+class RememberMessageIdsFn(counters.CountingDoFn):
     """Streaming: (messageId, (origin, event)) -> event the first time the id is seen within
     the window; later copies are counted as duplicates. An event-time timer forgets the id."""
 
@@ -76,12 +55,11 @@ class RememberMessageIdsFn(beam.DoFn):
 
     def __init__(self, window_hours: float):
         self._window = Duration(seconds=window_hours * 3600)
-        self._duplicates = counters.counter(counters.DUPLICATES)
 
     def process(self, keyed, timestamp=beam.DoFn.TimestampParam,
                 seen=beam.DoFn.StateParam(SEEN), forget=beam.DoFn.TimerParam(FORGET)):
         if seen.read():
-            self._duplicates.inc()
+            self.count(counters.DUPLICATES)
             return
         seen.write(True)
         forget.set(timestamp + self._window)
@@ -95,7 +73,7 @@ class RememberMessageIdsFn(beam.DoFn):
 class DedupeByMessageId(beam.PTransform):
     """(origin, event) -> event, one per messageId.
 
-    Batch: a combine keyed by messageId. Streaming: per-messageId state for `window_hours`.
+    Batch: a GroupByKey on messageId. Streaming: per-messageId state for `window_hours`.
     """
 
     def __init__(self, streaming: bool = False, window_hours: float = 24.0):
@@ -110,5 +88,5 @@ class DedupeByMessageId(beam.PTransform):
         if self._streaming:
             return keyed | "RememberMessageIds" >> beam.ParDo(RememberMessageIdsFn(self._window_hours))
         return (keyed
-                | "KeepFirst" >> beam.CombinePerKey(KeepFirstFn())
-                | "CountDuplicates" >> beam.ParDo(CountDuplicatesFn()))
+                | "GroupByMessageId" >> beam.GroupByKey()
+                | "KeepFirst" >> beam.ParDo(KeepFirstFn()))

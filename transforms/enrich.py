@@ -37,12 +37,11 @@ class SplitByAccountFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(tags.NEEDS_HISTORY, (user_key(event), (_EVENT, event)))
 
 
-class ResolveFromHistoryFn(beam.DoFn):
+class ResolveFromHistoryFn(counters.CountingDoFn):
     """(user, [facts and events]) -> each event with the account as of its time, else mapped."""
 
     def __init__(self, mapping_path: str | None):
         self._mapping_path = mapping_path
-        self._unmapped = counters.counter(counters.UNMAPPED)
 
     def setup(self):
         self._mapping = MappingCache(self._mapping_path)
@@ -56,11 +55,11 @@ class ResolveFromHistoryFn(beam.DoFn):
             event = item[1]
             account = history.account_at(event_instant(event)) or mapped_account(event, self._mapping.get())
             if account is None:
-                self._unmapped.inc()
+                self.count(counters.UNMAPPED)
             yield with_account(event, account)
 
 
-class RememberAccountsFn(beam.DoFn):
+class RememberAccountsFn(counters.CountingDoFn):
     """Streaming: (user, event) -> event with its own account, else the user's latest known
     one (per-user state), else the mapping's; identify/group calls update the state."""
 
@@ -69,7 +68,6 @@ class RememberAccountsFn(beam.DoFn):
     def __init__(self, mapping_path: str | None, mapping_refresh_minutes: float):
         self._mapping_path = mapping_path
         self._refresh_seconds = mapping_refresh_minutes * 60
-        self._unmapped = counters.counter(counters.UNMAPPED)
 
     def setup(self):
         self._mapping = MappingCache(self._mapping_path, self._refresh_seconds)
@@ -84,7 +82,7 @@ class RememberAccountsFn(beam.DoFn):
         account = (own_account(event) or (known[1] if known else None)
                    or mapped_account(event, self._mapping.get()))
         if account is None:
-            self._unmapped.inc()
+            self.count(counters.UNMAPPED)
         yield with_account(event, account)
 
 

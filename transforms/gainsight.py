@@ -57,15 +57,13 @@ def chunked(items, size: int):
         yield batch
 
 
-class ToRequestsFn(beam.DoFn):
+class ToRequestsFn(counters.CountingDoFn):
     """event -> (messageId, compact JSON body); counts by_type.<type>."""
 
-    def __init__(self):
-        self._by_type = {call_type: counters.counter(counters.by_type(call_type))
-                         for call_type in tags.SENDABLE_TYPES}
+    BY_TYPE = {call_type: counters.by_type(call_type) for call_type in tags.SENDABLE_TYPES}
 
     def process(self, event):
-        self._by_type[event["type"]].inc()
+        self.count(self.BY_TYPE[event["type"]])
         yield event["messageId"], dumps_compact(event)
 
 
@@ -108,7 +106,7 @@ class BatchRequests(beam.PTransform):
                                             for batch in chunked(shard_requests[1], size))))
 
 
-class DeliverBatchFn(beam.DoFn):
+class DeliverBatchFn(counters.CountingDoFn):
     """(shard, [requests]) -> nothing on success; one dead-letter record per undelivered event.
 
     One requests.Session and one thread pool per DoFn instance (setup/teardown). Requests are
@@ -122,9 +120,6 @@ class DeliverBatchFn(beam.DoFn):
 
     def __init__(self, config: SinkConfig):
         self._config = config
-        self._counters = {name: counters.counter(name) for name in (
-            counters.DELIVERED, counters.DEAD_LETTERED, counters.REQUESTS, counters.RETRIES,
-            counters.AMBIGUOUS_RETRIES, counters.KEY_REJECTED)}
 
     def setup(self):
         config = self._config
@@ -150,6 +145,7 @@ class DeliverBatchFn(beam.DoFn):
     def finish_bundle(self):
         while self._pending:
             yield from self._collect()
+        self.flush_counts()
 
     def _collect(self, return_when="ALL_COMPLETED"):
         """Counts finished sends; yields a windowed dead-letter record for each failure."""
@@ -164,11 +160,11 @@ class DeliverBatchFn(beam.DoFn):
                 yield WindowedValue(record, timestamp, [window])
 
     def _count(self, outcome):
-        self._counters[counters.REQUESTS].inc(outcome.attempts)
-        self._counters[counters.RETRIES].inc(max(outcome.attempts - 1, 0))
-        self._counters[counters.KEY_REJECTED].inc(int(outcome.key_rejected))
-        self._counters[counters.AMBIGUOUS_RETRIES].inc(outcome.ambiguous_retries)
-        self._counters[counters.DELIVERED if outcome.delivered else counters.DEAD_LETTERED].inc()
+        self.count(counters.REQUESTS, outcome.attempts)
+        self.count(counters.RETRIES, max(outcome.attempts - 1, 0))
+        self.count(counters.KEY_REJECTED, int(outcome.key_rejected))
+        self.count(counters.AMBIGUOUS_RETRIES, outcome.ambiguous_retries)
+        self.count(counters.DELIVERED if outcome.delivered else counters.DEAD_LETTERED)
 
     def teardown(self):
         self._pool.shutdown(wait=True)
@@ -191,6 +187,14 @@ def preview_line(request) -> str:
     return '{"path":"%s","body":%s}' % (EVENT_PATH, request[1])
 
 
+class PreviewLineFn(counters.CountingDoFn):
+    """(messageId, body) -> preview_line(); counts previewed."""
+
+    def process(self, request):
+        self.count(counters.PREVIEWED)
+        yield preview_line(request)
+
+
 class PreviewRequests(beam.PTransform):
     """(messageId, body) -> JSONL files at PREFIX of the requests that would be sent."""
 
@@ -199,12 +203,6 @@ class PreviewRequests(beam.PTransform):
         self._prefix = prefix
 
     def expand(self, requests):
-        previewed = counters.counter(counters.PREVIEWED)
-
-        def to_line(request):
-            previewed.inc()
-            return preview_line(request)
-
         return (requests
-                | "ToLine" >> beam.Map(to_line)
+                | "ToLine" >> beam.ParDo(PreviewLineFn())
                 | "Write" >> beam.io.WriteToText(self._prefix, file_name_suffix=".jsonl"))

@@ -169,18 +169,15 @@ def _json_kind(value) -> str:
     return "an object"
 
 
-class ParseFn(beam.DoFn):
+class ParseFn(counters.CountingDoFn):
     """(source, raw line) -> event; failures to DEAD_LETTER with the reason and the raw line."""
-
-    def __init__(self):
-        self._invalid = counters.counter(counters.INVALID)
 
     def process(self, sourced_line):
         source, raw = sourced_line
         try:
             yield source, parse_line(raw)
         except InvalidEvent as err:
-            self._invalid.inc()
+            self.count(counters.INVALID)
             yield beam.pvalue.TaggedOutput(tags.DEAD_LETTER, dead_letter_record(
                 "parse", str(err), raw=raw if err.raw is None else err.raw,
                 source=f"{source[0]}:{source[1]}"))

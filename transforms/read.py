@@ -58,13 +58,8 @@ def _skip_to_next_line(stream, chunk: int):
             return
 
 
-class ReadLinesFn(beam.DoFn):
+class ReadLinesFn(counters.CountingDoFn):
     """File path -> ((path, line_number), bytes) per non-blank line; damage -> DEAD_LETTER."""
-
-    def __init__(self):
-        self._read = counters.counter(counters.READ)
-        self._blank = counters.counter(counters.BLANK_LINES)
-        self._unreadable = counters.counter(counters.UNREADABLE_FILES)
 
     def process(self, path):
         last_line = 0
@@ -72,12 +67,12 @@ class ReadLinesFn(beam.DoFn):
             with open_events_file(path) as stream:
                 for last_line, line in iter_lines(stream):
                     if line.strip():
-                        self._read.inc()
+                        self.count(counters.READ)
                         yield (path, last_line), line
                     else:
-                        self._blank.inc()
+                        self.count(counters.BLANK_LINES)
         except _READ_ERRORS as err:
-            self._unreadable.inc()
+            self.count(counters.UNREADABLE_FILES)
             yield beam.pvalue.TaggedOutput(tags.DEAD_LETTER, dead_letter_record(
                 "read", f"file unreadable after line {last_line}: {type(err).__name__}: {err}",
                 source=path))
@@ -101,21 +96,19 @@ class ReadSegmentFiles(beam.PTransform):
         return {tags.MAIN: results[tags.MAIN], tags.DEAD_LETTER: results[tags.DEAD_LETTER]}
 
 
-class MessageToLineFn(beam.DoFn):
+class MessageToLineFn(counters.CountingDoFn):
     """Pub/Sub message data -> ((source, 0), bytes); empty messages are counted as blank."""
 
     def __init__(self, source: str):
         self._source = source
-        self._read = counters.counter(counters.READ)
-        self._blank = counters.counter(counters.BLANK_LINES)
 
     def process(self, data):
         line = data.rstrip(b"\r\n")
         if line.strip():
-            self._read.inc()
+            self.count(counters.READ)
             yield (self._source, 0), line
         else:
-            self._blank.inc()
+            self.count(counters.BLANK_LINES)
 
 
 class ReadPubSubEvents(beam.PTransform):

@@ -4,17 +4,14 @@ import apache_beam as beam
 from transforms import counters, tags
 
 
-class RouteFn(beam.DoFn):
-    def __init__(self):
-        self._unsupported = counters.counter(counters.UNSUPPORTED)
-
+class RouteFn(counters.CountingDoFn):
     def process(self, event):
         call_type = event["type"]
         if call_type in tags.SENDABLE_TYPES:
             yield beam.pvalue.TaggedOutput(call_type, event)
         else:
-            self._unsupported.inc()
-            counters.counter(counters.unsupported_type(call_type)).inc()
+            self.count(counters.UNSUPPORTED)
+            self.count(counters.unsupported_type(call_type))
 
 
 class RouteByCallType(beam.PTransform):

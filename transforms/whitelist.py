@@ -30,16 +30,15 @@ def is_whitelisted(event_name: str, allowed: frozenset) -> bool:
     return not allowed or normalise_event_name(event_name) in allowed
 
 
-class KeepWhitelistedFn(beam.DoFn):
+class KeepWhitelistedFn(counters.CountingDoFn):
     def __init__(self, allowed: frozenset):
         self._allowed = allowed
-        self._filtered = counters.counter(counters.FILTERED)
 
     def process(self, event):
         if is_whitelisted(event["event"], self._allowed):
             yield event
         else:
-            self._filtered.inc()
+            self.count(counters.FILTERED)
 
 
 class FilterWhitelist(beam.PTransform):

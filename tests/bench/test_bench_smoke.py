@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import arrival_rates, expectation_differences, multiset_digest
+from bench.__main__ import arrival_rates, diff_previews, expectation_differences, multiset_digest
 from bench.baseline import run as run_baseline
 from bench.generate import generate
 from bench.measure import measure
@@ -125,6 +125,26 @@ def test_arrival_rates_drop_the_partial_first_and_last_seconds():
     assert rates["busy_seconds"] == 5 and rates["total"] == 108
     assert rates["steady_rate"] == pytest.approx((50 + 0 + 48) / 3, abs=0.1)
     assert rates["max_one_second"] == 50 and rates["series"] == [7, 50, 0, 48, 3]
+
+
+def test_a_request_mismatch_is_pinpointed(tmp_path):
+    def preview(message_id, account):
+        return ('{"path":"/clickstream/segmentio/event","body":{"type":"track","messageId":"%s",'
+                '"properties":{"accountId":"%s"}}}' % (message_id, account))
+
+    (tmp_path / "job-00000-of-00001.jsonl").write_text("\n".join(
+        [preview("m1", "A"), preview("m2", "B"), preview("m3", "C")]) + "\n")
+    (tmp_path / "base-00000-of-00001.jsonl").write_text("\n".join(
+        [preview("m2", "B"), preview("m1", "X")]) + "\n")
+    job, base = [tmp_path / "job-00000-of-00001.jsonl"], [tmp_path / "base-00000-of-00001.jsonl"]
+    assert multiset_digest(job) != multiset_digest(base)
+    differences = diff_previews(job, base)
+    assert (differences["only_in_job"], differences["only_in_baseline"], differences["different_body"]) == (1, 0, 1)
+    assert [example["messageId"] for example in differences["examples"]] == ["m3", "m1"]
+    assert '"X"' in differences["examples"][1]["baseline"] and '"A"' in differences["examples"][1]["job"]
+    reordered = tmp_path / "reordered.jsonl"
+    reordered.write_text("\n".join([preview("m3", "C"), preview("m1", "A"), preview("m2", "B")]) + "\n")
+    assert multiset_digest([reordered]) == multiset_digest(job)
 
 
 def test_bench_smoke_exits_0_and_writes_its_json(tmp_path):
