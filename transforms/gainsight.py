@@ -155,9 +155,7 @@ class DeliverBatchFn(counters.CountingDoFn):
             outcome = future.result()
             self._count(outcome)
             if not outcome.delivered:
-                record = dead_letter_record("deliver", outcome.reason, event=loads_event(body),
-                                            status=outcome.status, attempts=outcome.attempts)
-                yield WindowedValue(record, timestamp, [window])
+                yield WindowedValue(undelivered_record(body, outcome), timestamp, [window])
 
     def _count(self, outcome):
         self.count(counters.REQUESTS, outcome.attempts)
@@ -169,6 +167,17 @@ class DeliverBatchFn(counters.CountingDoFn):
     def teardown(self):
         self._pool.shutdown(wait=True)
         self._session.close()
+
+
+def undelivered_record(body: str, outcome) -> dict:
+    """The dead-letter record of a body that was not delivered: the event, or the body as raw
+    text should it ever not parse back (the sink must not raise for one event)."""
+    try:
+        wrapped = {"event": loads_event(body)}
+    except ValueError:
+        wrapped = {"raw": body}
+    return dead_letter_record("deliver", outcome.reason, status=outcome.status,
+                              attempts=outcome.attempts, **wrapped)
 
 
 class DeliverToGainsight(beam.PTransform):

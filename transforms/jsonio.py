@@ -19,21 +19,27 @@ def _reject_constant(name):
 
 
 def loads_event(text: str):
-    """Parses strict JSON (no NaN/Infinity); raises JsonError with a reason a person can act on."""
+    """Parses strict JSON; raises JsonError with a reason a person can act on.
+
+    orjson decides what is valid: it also refuses NaN/Infinity, numbers that overflow a double
+    (1e400) and unpaired surrogate escapes ("\\ud800"), which the standard library would let
+    through to fail later. The standard library is asked only for a clearer reason.
+    """
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError as err:
-        if "depth limit" in str(err):
-            raise JsonError("JSON nested too deeply to parse") from None
-        # Otherwise fall through to the standard library for its exact reason.
+        orjson_reason = str(err)
+    if "depth limit" in orjson_reason:
+        raise JsonError("JSON nested too deeply to parse")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        json.loads(text, parse_constant=_reject_constant)
     except JsonError:
         raise
     except RecursionError:
         raise JsonError("JSON nested too deeply to parse") from None
     except json.JSONDecodeError as err:
         raise JsonError(f"malformed JSON: {err}") from None
+    raise JsonError(f"invalid JSON: {orjson_reason}")
 
 
 def dumps_compact(obj) -> str:

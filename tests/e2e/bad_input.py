@@ -28,6 +28,8 @@ BAD_LINES = [
     (b'{"type": "track", "event": "E", "userId": "u", "p": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested"),
     (b'{"type": "track", "event": "E", "userId": "u", "messageId": 12}', "messageId is not a string"),
     (b"{'type': 'track'}", "malformed JSON"),                                                  # single quotes
+    (b'{"type": "track", "event": "E", "userId": "u", "p": "\\ud800"}', "surrogate"),          # lone surrogate escape
+    (b'{"type": "track", "event": "E", "userId": "u", "p": 1e400}', "infinity"),                # overflows a double
     (b'{"type": "track", "event": "E", "userId": "u"} trailing', "malformed JSON"),
 ]
 

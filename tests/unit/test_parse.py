@@ -55,6 +55,8 @@ def test_non_ascii_text_survives():
     (b'{"type": "identify", "userId": "u1", "messageId": 17}', "messageId is not a string"),
     (b'{"type": "identify", "userId": "u1", "messageId": "' + b"m" * 101 + b'"}', "longer than 100"),
     (b'{"type": "identify", "userId": "u1", "integrations": true}', "integrations is a boolean, not an object"),
+    (b'{"type": "track", "event": "E", "userId": "u1", "p": {"s": "\\ud800"}}', "surrogate"),
+    (b'{"type": "track", "event": "E", "userId": "u1", "p": {"huge": 1e400}}', "infinity"),
 ])
 def test_bad_line_reason(raw, expected):
     assert expected in reason(raw)
