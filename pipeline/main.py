@@ -1,6 +1,6 @@
 """run(): parse flags, validate them, build the graph, run it, print and write the summary."""
+import gc
 import json
-import logging
 import os
 import signal
 import sys
@@ -51,6 +51,9 @@ def run(argv: list[str] | None = None, environ=None) -> int:
             return 0
         result.wait_until_finish()
         return _report(build_summary(counter_values(result)), config)
+    # A local run holds whole shuffles in memory as millions of small objects; collecting the
+    # young generation less often saves about 8% of a 1M-event backfill (bench B1).
+    gc.set_threshold(100_000, 50, 100)
     with ProgressReporter():
         result = pipeline.run()
         if config.streaming:
