@@ -1,6 +1,9 @@
 """A progress line every few seconds while a local run works, from counters.LOCAL_TALLY:
 
-    progress 00:00:20  read 412000  delivered 0  previewed 398211  dead-lettered 2113  20600 read/s
+    progress 00:00:20  read 412000  settled 180233  delivered 0  previewed 0  dead-lettered 2113  20600 read/s
+
+`settled` counts events that have reached their outcome (any of counters.OUTCOMES), so the
+line moves while the job is between reading and sending too.
 """
 import sys
 import threading
@@ -14,15 +17,16 @@ PROGRESS_INTERVAL_SECONDS = 10.0
 def progress_line(elapsed: float, counts: dict, previous_read: int, interval: float) -> str:
     """One line: elapsed time, the main counts, and the read rate over the last interval.
 
-    >>> progress_line(75, {"read": 3000, "delivered": 10}, 1000, 10)
-    'progress 00:01:15  read 3000  delivered 10  previewed 0  dead-lettered 0  200 read/s'
+    >>> progress_line(75, {"read": 3000, "delivered": 10, "filtered": 5}, 1000, 10)
+    'progress 00:01:15  read 3000  settled 15  delivered 10  previewed 0  dead-lettered 0  200 read/s'
     """
     minutes, seconds = divmod(int(elapsed), 60)
     hours, minutes = divmod(minutes, 60)
     read = counts.get(counters.READ, 0)
     dead = counts.get(counters.DEAD_LETTERED, 0) + counts.get(counters.INVALID, 0)
     rate = (read - previous_read) / interval if interval > 0 else 0.0
-    return (f"progress {hours:02d}:{minutes:02d}:{seconds:02d}  read {read}  "
+    settled = sum(counts.get(name, 0) for name in counters.OUTCOMES)
+    return (f"progress {hours:02d}:{minutes:02d}:{seconds:02d}  read {read}  settled {settled}  "
             f"delivered {counts.get(counters.DELIVERED, 0)}  previewed {counts.get(counters.PREVIEWED, 0)}  "
             f"dead-lettered {dead}  {rate:.0f} read/s")
 
