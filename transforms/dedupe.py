@@ -5,8 +5,8 @@ runner ordered the work. Streaming: the first to arrive wins, and each messageId
 in per-key state until the watermark passes its first copy's timestamp (the Pub/Sub publish
 time) plus `window_hours` (Segment's window is 24 hours), so a redelivery, which keeps its
 publish time, is dropped however late it comes inside the window. Event time rather than
-processing time, so that the window means the same on a backlog and under TestStream. Parse has already given every event a
-messageId (derived from its content when the source had none).
+processing time, so that the window means the same on a backlog and under TestStream.
+Parse has already given every event a messageId (derived from its content when it had none).
 """
 import apache_beam as beam
 from apache_beam.coders import BooleanCoder
@@ -15,6 +15,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec
 from apache_beam.utils.timestamp import Duration
 
 from transforms import counters
+from transforms.jsonio import pack, unpack
 
 
 def keep_first(candidates):
@@ -33,17 +34,17 @@ def keep_first(candidates):
 
 
 class KeepFirstFn(counters.CountingDoFn):
-    """(messageId, [(origin, event), ...]) -> the first event; later copies are counted.
+    """(messageId, [(origin, packed event), ...]) -> the first event; later copies are counted.
 
     A GroupByKey and not a CombineFn: nearly every messageId is unique, so combiner lifting
     would only add work before the shuffle.
     """
 
     def process(self, keyed_copies):
-        event, copies = keep_first(keyed_copies[1])
+        packed, copies = keep_first(keyed_copies[1])
         if copies > 1:
             self.count(counters.DUPLICATES, copies - 1)
-        yield event
+        yield unpack(packed)
 
 
 class RememberMessageIdsFn(counters.CountingDoFn):
@@ -82,11 +83,13 @@ class DedupeByMessageId(beam.PTransform):
         self._window_hours = window_hours
 
     def expand(self, sourced_events):
-        keyed = sourced_events | "KeyByMessageId" >> beam.Map(
-            lambda sourced: (sourced[1]["messageId"], sourced)).with_output_types(
-                beam.typehints.KV[str, beam.typehints.Any])
         if self._streaming:
-            return keyed | "RememberMessageIds" >> beam.ParDo(RememberMessageIdsFn(self._window_hours))
-        return (keyed
+            return (sourced_events
+                    | "KeyByMessageId" >> beam.Map(lambda sourced: (sourced[1]["messageId"], sourced))
+                    .with_output_types(beam.typehints.KV[str, beam.typehints.Any])
+                    | "RememberMessageIds" >> beam.ParDo(RememberMessageIdsFn(self._window_hours)))
+        return (sourced_events
+                | "KeyByMessageId" >> beam.Map(
+                    lambda sourced: (sourced[1]["messageId"], (sourced[0], pack(sourced[1]))))
                 | "GroupByMessageId" >> beam.GroupByKey()
                 | "KeepFirst" >> beam.ParDo(KeepFirstFn()))

@@ -16,6 +16,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from transforms import counters, tags
 from transforms.account_mapping import MappingCache
+from transforms.jsonio import pack, unpack
 from transforms.accounts import (AccountHistory, account_fact, mapped_account, own_account,
                                  user_key, with_account)
 from transforms.timestamps import event_instant
@@ -25,7 +26,8 @@ _EVENT = "e"
 
 
 class SplitByAccountFn(beam.DoFn):
-    """event -> RESOLVED event | NEEDS_HISTORY (user, (_EVENT, event)); facts also to NEEDS_HISTORY."""
+    """event -> RESOLVED event | NEEDS_HISTORY (user, (_EVENT, packed event)); facts, small
+    (user, (_FACT, instant, account)) tuples, also to NEEDS_HISTORY."""
 
     def process(self, event):
         fact = account_fact(event)
@@ -34,7 +36,7 @@ class SplitByAccountFn(beam.DoFn):
         if own_account(event) is not None:
             yield event
         else:
-            yield beam.pvalue.TaggedOutput(tags.NEEDS_HISTORY, (user_key(event), (_EVENT, event)))
+            yield beam.pvalue.TaggedOutput(tags.NEEDS_HISTORY, (user_key(event), (_EVENT, pack(event))))
 
 
 class ResolveFromHistoryFn(counters.CountingDoFn):
@@ -52,7 +54,7 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
         for item in items:
             if item[0] != _EVENT:
                 continue
-            event = item[1]
+            event = unpack(item[1])
             account = history.account_at(event_instant(event)) or mapped_account(event, self._mapping.get())
             if account is None:
                 self.count(counters.UNMAPPED)

@@ -56,3 +56,17 @@ def dumps_canonical(obj) -> bytes:
         return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
     except TypeError:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+def pack(event: dict) -> bytes:
+    """An event as compact JSON bytes, to cross a shuffle: the local runner holds grouped values
+    as decoded objects, and a ~850-byte event is ~5 KB as a dict but ~0.9 KB as bytes."""
+    try:
+        return orjson.dumps(event)
+    except TypeError:
+        return dumps_compact(event).encode("utf-8")
+
+
+def unpack(data: bytes) -> dict:
+    """The event pack() wrote."""
+    return orjson.loads(data)
