@@ -25,6 +25,9 @@ DEFAULT_DEAD_LETTER = "output/dead-letter/dead-letter"
 SUBSCRIPTION_PATTERN = re.compile(r"^projects/[^/]+/subscriptions/[^/]+$")
 TOPIC_PATTERN = re.compile(r"^projects/[^/]+/topics/[^/]+$")
 SOURCE_FLAGS = "--input / --input_subscription / --input_topic"
+POSITIVE_FLAGS = ("--max_requests_per_second", "--max_retry_seconds", "--http_timeout_seconds",
+                  "--dedupe_window_hours", "--account_mapping_refresh_minutes",
+                  "--max_buffering_seconds", "--dead_letter_window_minutes")
 
 
 class ConfigError(ValueError):
@@ -206,18 +209,9 @@ def resolve_config(options: PipelineOptions, access_key: str | None, environ=os.
     _check_range("--max_concurrent_requests", opts.max_concurrent_requests, 1, 1024)
     _check_range("--max_retries", opts.max_retries, 0, 20)
     _check_range("--sink_parallelism", opts.sink_parallelism, 1, 256)
-    if not opts.max_requests_per_second > 0:
-        raise ConfigError("--max_requests_per_second", "must be greater than 0")
-    for flag, value in (("--dedupe_window_hours", opts.dedupe_window_hours),
-                        ("--account_mapping_refresh_minutes", opts.account_mapping_refresh_minutes),
-                        ("--max_buffering_seconds", opts.max_buffering_seconds),
-                        ("--dead_letter_window_minutes", opts.dead_letter_window_minutes)):
-        if not value > 0:
+    for flag in POSITIVE_FLAGS:
+        if not getattr(opts, flag.lstrip("-")) > 0:
             raise ConfigError(flag, "must be greater than 0")
-    if not opts.max_retry_seconds > 0:
-        raise ConfigError("--max_retry_seconds", "must be greater than 0")
-    if not opts.http_timeout_seconds > 0:
-        raise ConfigError("--http_timeout_seconds", "must be greater than 0")
     sink = SinkConfig(
         endpoint=opts.gainsight_endpoint,
         access_key=Secret(key or ""),
