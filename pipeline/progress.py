@@ -32,9 +32,12 @@ def progress_line(elapsed: float, counts: dict, previous_read: int, interval: fl
 
 
 class ProgressReporter:
-    """Context manager: enables LOCAL_TALLY and prints progress_line() every `interval` seconds."""
+    """Context manager: enables LOCAL_TALLY and prints progress_line() every `interval` seconds
+    (when `enabled`: the counts must be made in this process)."""
 
-    def __init__(self, interval: float = PROGRESS_INTERVAL_SECONDS, out=None, clock=time.monotonic):
+    def __init__(self, interval: float = PROGRESS_INTERVAL_SECONDS, out=None, clock=time.monotonic,
+                 enabled: bool = True):
+        self._enabled = enabled
         self._interval = interval
         self._out = out or sys.stderr
         self._clock = clock
@@ -42,14 +45,19 @@ class ProgressReporter:
         self._thread = threading.Thread(target=self._report, name="progress", daemon=True)
 
     def __enter__(self):
-        counters.LOCAL_TALLY.enabled = True
-        self._started = self._clock()
-        self._thread.start()
+        if self._enabled:
+            counters.LOCAL_TALLY.enabled = True
+            self._started = self._clock()
+            self._thread.start()
+        else:
+            print("progress: not shown in multi-processing mode (the counts are made in the "
+                  "worker processes); the summary comes at the end", file=self._out, flush=True)
         return self
 
     def __exit__(self, *exc_info):
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def _report(self):
         previous_read = 0

@@ -157,3 +157,13 @@ def test_dataflow_dry_run_streaming_from_a_topic_with_dead_letter_files(tmp_path
     result = run_cli(["--input_topic", "projects/my-project/topics/segment", *DATAFLOW_DRY_RUN],
                      tmp_path / "out", ACCESS_KEY, dead_letter="gs://my-bucket/dl/dead-letter", summary=False)
     assert result.code == 0, result.stderr
+
+
+def test_summary_goes_into_a_directory_that_does_not_exist_yet(tmp_path):
+    source = write_jsonl(tmp_path / "events.jsonl", events_for_every_rule())
+    summary = tmp_path / "reports" / "2026-11" / "summary.json"
+    result = run_cli(["--input", str(source), "--preview", str(tmp_path / "out" / "p"), "--summary", str(summary)],
+                     tmp_path / "out", summary=False)
+    assert result.code == 0, result.stderr
+    # Without a whitelist "Dashboard Viewed" (t2) is sent too: i1, t1, t2, g1, t4.
+    assert json.loads(summary.read_text())["previewed"] == 5
