@@ -37,6 +37,7 @@ import random
 import shutil
 import sys
 import time
+from itertools import accumulate
 from pathlib import Path
 
 import orjson
@@ -297,22 +298,12 @@ def generate(events: int, out: str | Path, *, files: int | None = None, plain: b
     n_users = max(50, events // 40)
     users = _Users(rng, n_users, max(10, n_users // 4), max(10, n_users // 10))
     names = [name for name, _ in TRACK_NAMES]
-    cumulative_weights = []
-    total_weight = 0
-    for _, weight in TRACK_NAMES:
-        total_weight += weight
-        cumulative_weights.append(total_weight)
+    cumulative_weights = list(accumulate(weight for _, weight in TRACK_NAMES))
+    total_weight = cumulative_weights[-1]
     whitelisted = set(WHITELIST)
     shape_names = [s for s, _ in TIME_SHAPES]
-    shape_cum = []
-    acc = 0
-    for _, weight in TIME_SHAPES:
-        acc += weight
-        shape_cum.append(acc)
-    integ_cum, acc = [], 0
-    for _, _, weight in INTEGRATIONS:
-        acc += weight
-        integ_cum.append(acc)
+    shape_cum = list(accumulate(weight for _, weight in TIME_SHAPES))
+    integ_cum = list(accumulate(weight for _, _, weight in INTEGRATIONS))
 
     expected = {"read": events, "invalid": 0, "duplicates": 0, "skipped_by_integrations": 0,
                 "unsupported": 0, "filtered": 0, "previewed": 0,
