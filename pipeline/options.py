@@ -106,8 +106,9 @@ class SegmentToGainsightOptions(PipelineOptions):
         add("--http_timeout_seconds", type=float, default=10.0,
             help="Seconds to wait for Gainsight's answer to one request.")
         add("--sink_parallelism", type=int, default=1,
-            help="Shards of the sink (1-256): each gets this share of the rate and concurrency "
-                 "caps. Raise it on Dataflow so several workers deliver at once.")
+            help="Shards of the sink (1-256): each gets 1/N of the rate and concurrency caps. "
+                 "Raise it on Dataflow so several workers deliver at once; keep 1 locally, "
+                 "where the shards are delivered one after another.")
         add("--no_wait", action="store_true", default=False,
             help="On Dataflow, return once a batch job is submitted instead of waiting for it "
                  "to finish and printing its summary (the Flex Template launcher sets this).")
