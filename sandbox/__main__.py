@@ -17,6 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from sandbox.faults import FaultConfig
+from sandbox.port_file import write_port_file
 from sandbox.server import ACCESS_KEY_ENV, make_app
 
 SHUTDOWN_TIMEOUT_SECONDS = 1.0
@@ -60,12 +61,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 async def serve(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -78,7 +73,7 @@ async def serve(args: argparse.Namespace) -> None:
         await web.TCPSite(runner, args.host, args.port).start()
         port = runner.addresses[0][1]
         if args.port_file is not None:
-            _write_atomically(args.port_file, f"{port}\n")
+            write_port_file(args.port_file, port)
         host = f"[{args.host}]" if ":" in args.host else args.host
         print(f"sandbox listening on http://{host}:{port}", flush=True)
         await stop.wait()

@@ -32,7 +32,6 @@ import collections
 import dataclasses
 import datetime
 import itertools
-import os
 import re
 import signal
 import threading
@@ -44,6 +43,8 @@ from typing import Callable
 import grpc
 from google.protobuf import empty_pb2
 from google.pubsub_v1 import types
+
+from sandbox.port_file import write_port_file
 
 PULL_WAIT_SECONDS = 1.0  # how long an empty Pull waits for a message
 STREAM_WAIT_SECONDS = 0.5  # how often a StreamingPull looks at whether its call has ended
@@ -473,12 +474,6 @@ class PubSubStandIn:
         return self.broker.stats()
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox.pubsub", description=__doc__.splitlines()[0]
@@ -491,7 +486,7 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(stop_signal, lambda *_: stop.set())
     with PubSubStandIn(port=args.port) as pubsub:
         if args.port_file is not None:
-            _write_atomically(args.port_file, f"{pubsub.host.rsplit(':', 1)[1]}\n")
+            write_port_file(args.port_file, int(pubsub.host.rsplit(":", 1)[1]))
         print(f"pubsub stand-in listening on {pubsub.host}", flush=True)
         stop.wait()
 

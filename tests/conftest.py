@@ -1,4 +1,6 @@
 """Shared test fixtures: a distinctive access key and a sandbox (real HTTP on loopback)."""
+import contextlib
+
 import pytest
 
 from sandbox.faults import FaultConfig
@@ -20,16 +22,16 @@ def sandbox(tmp_path):
 
 @pytest.fixture
 def start_sandbox(tmp_path):
-    """Factory for sandboxes with faults: start_sandbox(rate_503=1.0) -> running sandbox."""
-    with_stack = []
+    """Factory for sandboxes with faults: start_sandbox(rate_503=1.0) -> running sandbox.
+    Every sandbox started is stopped after the test."""
+    with contextlib.ExitStack() as running:
+        started = []
 
-    def start(**faults):
-        directory = tmp_path / f"sandbox{len(with_stack)}"
-        directory.mkdir()
-        process = SandboxProcess(ACCESS_KEY, FaultConfig(**faults), directory=directory)
-        with_stack.append(process)
-        return process.__enter__()
+        def start(**faults):
+            directory = tmp_path / f"sandbox{len(started)}"
+            directory.mkdir()
+            started.append(directory)
+            return running.enter_context(
+                SandboxProcess(ACCESS_KEY, FaultConfig(**faults), directory=directory))
 
-    yield start
-    for process in with_stack:
-        process.__exit__(None, None, None)
+        yield start
