@@ -88,7 +88,8 @@ class ReadSegmentFiles(beam.PTransform):
     def expand(self, pbegin):
         results = (pbegin
                    | "Patterns" >> beam.Create(self._patterns)
-                   | "Match" >> fileio.MatchAll()
+                   # A pattern that matches nothing fails the job instead of reading nothing.
+                   | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.DISALLOW)
                    | "Paths" >> beam.Map(lambda metadata: metadata.path)
                    | "SpreadFiles" >> beam.Reshuffle()
                    | "Lines" >> beam.ParDo(ReadLinesFn()).with_outputs(

@@ -177,3 +177,11 @@ def test_deliver_dead_letters_permanent_failures_with_status_and_event(run, star
             | beam.Map(lambda r: (r["stage"], r["status"], r["attempts"], r["event"]["messageId"], r["reason"][:8])))
     assert_that(dead, equal_to([("deliver", 400, 1, "m1", "HTTP 400")]))
     assert run.finish().counters["dead_lettered"] == 1
+
+
+def test_read_fails_loudly_when_a_pattern_matches_nothing(run, tmp_path):
+    import pytest
+    (tmp_path / "a.jsonl").write_text('{"n":1}\n')
+    _ = run.pipeline | ReadSegmentFiles([str(tmp_path / "a.jsonl"), str(tmp_path / "missing-*.gz")])
+    with pytest.raises(Exception, match="missing-"):
+        run.finish()
