@@ -90,6 +90,15 @@ def mapped_account(event: dict, mapping: dict) -> str | None:
     return None
 
 
+def resolve_account(event: dict, history_account: str | None, mapping: dict) -> str | None:
+    """The precedence above: own account, else what history said, else the mapping, else None.
+
+    >>> resolve_account({"type": "track", "userId": "u1"}, None, {"u1": "M"})
+    'M'
+    """
+    return own_account(event) or history_account or mapped_account(event, mapping)
+
+
 def with_account(event: dict, account: str | None) -> dict:
     """A copy of the event carrying `account`: track -> properties.accountId, identify ->
     traits.accountId (other properties/traits untouched); group and None -> unchanged."""

@@ -18,9 +18,6 @@ from apache_beam.transforms import window
 
 from transforms.jsonio import dumps_compact
 
-RECORD_KEYS = ("stage", "reason", "status", "attempts", "failed_at")
-
-
 def utc_now_iso() -> str:
     """The current time as ISO-8601 UTC with milliseconds: 2026-11-28T12:00:00.123Z."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -17,7 +17,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from transforms import counters, tags
 from transforms.account_mapping import MappingCache
 from transforms.jsonio import pack, unpack
-from transforms.accounts import (AccountHistory, account_fact, mapped_account, own_account,
+from transforms.accounts import (AccountHistory, account_fact, own_account, resolve_account,
                                  user_key, with_account)
 from transforms.timestamps import event_instant
 
@@ -55,7 +55,8 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
             if item[0] != _EVENT:
                 continue
             event = unpack(item[1])
-            account = history.account_at(event_instant(event)) or mapped_account(event, self._mapping.get())
+            account = resolve_account(event, history.account_at(event_instant(event)),
+                                      self._mapping.get())
             if account is None:
                 self.count(counters.UNMAPPED)
             yield with_account(event, account)
@@ -81,8 +82,7 @@ class RememberAccountsFn(counters.CountingDoFn):
         if fact is not None and (known is None or fact[0] >= known[0]):
             latest.write(fact)
             known = fact
-        account = (own_account(event) or (known[1] if known else None)
-                   or mapped_account(event, self._mapping.get()))
+        account = resolve_account(event, known[1] if known else None, self._mapping.get())
         if account is None:
             self.count(counters.UNMAPPED)
         yield with_account(event, account)
