@@ -1,9 +1,12 @@
 """build_pipeline(): the job graph, step by step as in README's picture.
 
-    Read ─► Parse ─► Dedupe ─► Consent ─► RouteByCallType ─┬ track ─► Whitelist ─┐
-                                                           ├ identify ───────────┼─► AttachAccountId ─► ToRequests ─► Batch ─► Deliver
-                                                           └ group ──────────────┘
+    Read ─► Parse ─► Dedupe ─► Consent ─► RouteByCallType ─► Whitelist ─► AttachAccountId ─► ToRequests ─► Batch ─► Deliver
+                                          (track, identify,   (tracks only)
+                                           group go on)
     every failure ─► DeadLetters
+
+One chain, not branches per call type that a Flatten joins again: Beam's local runner writes the
+input of every Flatten out and reads it back.
 
 The same graph serves a backfill (files, batch) and the live stream (Pub/Sub, streaming); only
 Read, Dedupe's state, AttachAccountId's state, Batch and the dead-letter writer differ. Labels
@@ -33,13 +36,11 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
     streaming = config.streaming
     lines = pipeline | "Read" >> (reader or _reader(config))
     parsed = lines[tags.MAIN] | "Parse" >> ParseEvents()
-    events = (parsed[tags.MAIN]
-              | "Dedupe" >> DedupeByMessageId(streaming, config.dedupe_window_hours)
-              | "Consent" >> FilterConsent())
-    routed = events | "RouteByCallType" >> RouteByCallType()
-    tracks = routed[tags.TRACK] | "Whitelist" >> FilterWhitelist(config.track_whitelist)
-    requests = ((tracks, routed[tags.IDENTIFY], routed[tags.GROUP])
-                | "Sendable" >> beam.Flatten()
+    requests = (parsed[tags.MAIN]
+                | "Dedupe" >> DedupeByMessageId(streaming, config.dedupe_window_hours)
+                | "Consent" >> FilterConsent()
+                | "RouteByCallType" >> RouteByCallType()
+                | "Whitelist" >> FilterWhitelist(config.track_whitelist)
                 | "AttachAccountId" >> AttachAccountId(config.account_mapping, streaming,
                                                        config.account_mapping_refresh_minutes)
                 | "ToRequests" >> ToRequests())

@@ -1,9 +1,10 @@
 """AttachAccountId: give every sendable event the Salesforce account it belongs to.
 
-Batch: events that name their own account pass straight through. The others meet their user's
-identify/group history in one shuffle keyed by user, and are resolved as of their own time
-(transforms.accounts), falling back to the mapping file. Only small (instant, account) facts and
-the unresolved events travel through the shuffle.
+Batch: every event meets its user's identify/group history in one shuffle keyed by user, and is
+resolved as of its own time (transforms.accounts), falling back to the mapping file. Events
+that name their own account go through the shuffle too: sending them around it would need a
+Flatten to join the two paths, and Beam's local runner writes a Flatten's input out and reads it
+back, which costs more than the shuffle saves.
 
 Streaming: per-user state holds the latest (instant, account) the user's identify/group calls
 taught; each event takes its own account, else that one, else the mapping (reloaded every
@@ -14,29 +15,26 @@ import apache_beam as beam
 from apache_beam.coders import FloatCoder, StrUtf8Coder, TupleCoder
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
-from transforms import counters, tags
+from transforms import counters
 from transforms.account_mapping import MappingCache
 from transforms.jsonio import pack, unpack
-from transforms.accounts import (AccountHistory, account_fact, own_account, resolve_account,
-                                 user_key, with_account)
+from transforms.accounts import AccountHistory, account_fact, resolve_account, user_key, with_account
 from transforms.timestamps import event_instant
 
 _FACT = "f"
 _EVENT = "e"
 
 
-class SplitByAccountFn(beam.DoFn):
-    """event -> RESOLVED event | NEEDS_HISTORY (user, (_EVENT, packed event)); facts, small
-    (user, (_FACT, instant, account)) tuples, also to NEEDS_HISTORY."""
+class KeyByUserFn(beam.DoFn):
+    """event -> (user, (_EVENT, packed event)); an identify/group call that names an account
+    also -> (user, (_FACT, instant, account))."""
 
     def process(self, event):
+        user = user_key(event)
         fact = account_fact(event)
         if fact is not None:
-            yield beam.pvalue.TaggedOutput(tags.NEEDS_HISTORY, (user_key(event), (_FACT,) + fact))
-        if own_account(event) is not None:
-            yield event
-        else:
-            yield beam.pvalue.TaggedOutput(tags.NEEDS_HISTORY, (user_key(event), (_EVENT, pack(event))))
+            yield user, (_FACT,) + fact
+        yield user, (_EVENT, pack(event))
 
 
 class ResolveFromHistoryFn(counters.CountingDoFn):
@@ -105,9 +103,7 @@ class AttachAccountId(beam.PTransform):
                     .with_output_types(beam.typehints.KV[str, beam.typehints.Any])
                     | "RememberAccounts" >> beam.ParDo(
                         RememberAccountsFn(self._mapping_path, self._mapping_refresh_minutes)))
-        split = events | "SplitByAccount" >> beam.ParDo(SplitByAccountFn()).with_outputs(
-            tags.NEEDS_HISTORY, main=tags.RESOLVED)
-        from_history = (split[tags.NEEDS_HISTORY]
-                        | "GroupByUser" >> beam.GroupByKey()
-                        | "ResolveFromHistory" >> beam.ParDo(ResolveFromHistoryFn(self._mapping_path)))
-        return (split[tags.RESOLVED], from_history) | "Merge" >> beam.Flatten()
+        return (events
+                | "KeyByUser" >> beam.ParDo(KeyByUserFn())
+                | "GroupByUser" >> beam.GroupByKey()
+                | "ResolveFromHistory" >> beam.ParDo(ResolveFromHistoryFn(self._mapping_path)))

@@ -5,12 +5,8 @@ MAIN = "main"
 # Dead-letter records (dicts, see transforms.dead_letter.dead_letter_record).
 DEAD_LETTER = "dead_letter"
 
-# Call types Gainsight accepts; RouteByCallType emits one tagged output each.
+# Call types Gainsight accepts; RouteByCallType lets them on.
 TRACK = "track"
 IDENTIFY = "identify"
 GROUP = "group"
 SENDABLE_TYPES = (TRACK, IDENTIFY, GROUP)
-
-# AttachAccountId's internal split.
-RESOLVED = "resolved"
-NEEDS_HISTORY = "needs_history"

@@ -9,7 +9,7 @@ import re
 
 import apache_beam as beam
 
-from transforms import counters
+from transforms import counters, tags
 
 _SEPARATORS = re.compile(r"[\s_.\-]+")
 
@@ -35,14 +35,15 @@ class KeepWhitelistedFn(counters.CountingDoFn):
         self._allowed = allowed
 
     def process(self, event):
-        if is_whitelisted(event["event"], self._allowed):
+        if event["type"] != tags.TRACK or is_whitelisted(event["event"], self._allowed):
             yield event
         else:
             self.count(counters.FILTERED)
 
 
 class FilterWhitelist(beam.PTransform):
-    """Track events -> those named in the whitelist (all when it is empty); others counted."""
+    """Sendable events -> the same, less the track events the whitelist does not name
+    (none when it is empty), which are counted; identify and group calls pass."""
 
     def __init__(self, whitelist: str | None):
         super().__init__()
