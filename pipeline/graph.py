@@ -12,6 +12,8 @@ The same graph serves a backfill (files, batch) and the live stream (Pub/Sub, st
 Read, Dedupe's state, AttachAccountId's state, Batch and the dead-letter writer differ. Labels
 are the Dataflow step names, the metric names and what `--update` matches on: keep them stable.
 """
+import functools
+
 import apache_beam as beam
 
 from pipeline.options import JobConfig
@@ -24,7 +26,8 @@ from transforms.gainsight import BatchRequests, DeliverToGainsight, PreviewReque
 from transforms.parse import ParseEvents
 from transforms.read import ReadPubSubEvents, ReadSegmentFiles
 from transforms.route import RouteByCallType
-from transforms.whitelist import FilterWhitelist
+from transforms.sendable import slim_unless_sent
+from transforms.whitelist import FilterWhitelist, parse_whitelist
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTransform | None = None) -> None:
@@ -37,7 +40,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
     lines = pipeline | "Read" >> (reader or _reader(config))
     parsed = lines[tags.MAIN] | "Parse" >> ParseEvents()
     requests = (parsed[tags.MAIN]
-                | "Dedupe" >> DedupeByMessageId(streaming, config.dedupe_window_hours)
+                | "Dedupe" >> DedupeByMessageId(streaming, config.dedupe_window_hours, slim=functools.partial(
+                    slim_unless_sent, allowed=parse_whitelist(config.track_whitelist)))
                 | "Consent" >> FilterConsent()
                 | "RouteByCallType" >> RouteByCallType()
                 | "Whitelist" >> FilterWhitelist(config.track_whitelist)

@@ -17,6 +17,8 @@ from apache_beam.io import fileio
 from apache_beam.transforms import window
 
 from transforms.jsonio import dumps_compact
+from transforms.jsonl_files import WriteJsonLines
+
 
 def utc_now_iso() -> str:
     """The current time as ISO-8601 UTC with milliseconds: 2026-11-28T12:00:00.123Z."""
@@ -72,7 +74,7 @@ class WriteDeadLetters(beam.PTransform):
     def expand(self, records):
         lines = records | "ToJson" >> beam.Map(dumps_compact)
         if not self._streaming:
-            return lines | "Write" >> beam.io.WriteToText(self._prefix, file_name_suffix=".jsonl")
+            return lines | "Write" >> WriteJsonLines(self._prefix)
         directory, name = posixpath.split(self._prefix)
         return (lines
                 | "Window" >> beam.WindowInto(window.FixedWindows(self._window_seconds))

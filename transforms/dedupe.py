@@ -34,17 +34,17 @@ def keep_first(candidates):
 
 
 class KeepFirstFn(counters.CountingDoFn):
-    """(messageId, [(origin, packed event), ...]) -> the first event; later copies are counted.
+    """(messageId, [packed (origin, event), ...]) -> the first event; later copies are counted.
 
     A GroupByKey and not a CombineFn: nearly every messageId is unique, so combiner lifting
     would only add work before the shuffle.
     """
 
     def process(self, keyed_copies):
-        packed, copies = keep_first(keyed_copies[1])
+        event, copies = keep_first(map(unpack, keyed_copies[1]))
         if copies > 1:
             self.count(counters.DUPLICATES, copies - 1)
-        yield unpack(packed)
+        yield event
 
 
 class RememberMessageIdsFn(counters.CountingDoFn):
@@ -75,21 +75,31 @@ class DedupeByMessageId(beam.PTransform):
     """(origin, event) -> event, one per messageId.
 
     Batch: a GroupByKey on messageId. Streaming: per-messageId state for `window_hours`.
+    `slim`, when given, maps each event to what crosses the shuffle (the graph passes
+    transforms.sendable.slim_unless_sent: events that will not be sent travel as the few
+    fields the later filters read).
     """
 
-    def __init__(self, streaming: bool = False, window_hours: float = 24.0):
+    def __init__(self, streaming: bool = False, window_hours: float = 24.0, slim=None):
         super().__init__()
         self._streaming = streaming
         self._window_hours = window_hours
+        self._slim = slim or _whole
 
     def expand(self, sourced_events):
+        slim = self._slim
         if self._streaming:
             return (sourced_events
-                    | "KeyByMessageId" >> beam.Map(lambda sourced: (sourced[1]["messageId"], sourced))
+                    | "KeyByMessageId" >> beam.Map(
+                        lambda sourced: (sourced[1]["messageId"], (sourced[0], slim(sourced[1]))))
                     .with_output_types(beam.typehints.KV[str, beam.typehints.Any])
                     | "RememberMessageIds" >> beam.ParDo(RememberMessageIdsFn(self._window_hours)))
         return (sourced_events
                 | "KeyByMessageId" >> beam.Map(
-                    lambda sourced: (sourced[1]["messageId"], (sourced[0], pack(sourced[1]))))
+                    lambda sourced: (sourced[1]["messageId"], pack((sourced[0], slim(sourced[1])))))
                 | "GroupByMessageId" >> beam.GroupByKey()
                 | "KeepFirst" >> beam.ParDo(KeepFirstFn()))
+
+
+def _whole(event: dict) -> dict:
+    return event

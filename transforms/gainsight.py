@@ -22,6 +22,7 @@ from transforms.dead_letter import dead_letter_record
 from transforms.http_delivery import (EVENT_PATH, GainsightSender, RateLimiter, RetryPolicy,
                                       event_url, make_session)
 from transforms.jsonio import dumps_compact, loads_event
+from transforms.jsonl_files import WriteJsonLines
 from transforms.secrets import Secret, resolve_access_key
 
 
@@ -214,4 +215,4 @@ class PreviewRequests(beam.PTransform):
     def expand(self, requests):
         return (requests
                 | "ToLine" >> beam.ParDo(PreviewLineFn())
-                | "Write" >> beam.io.WriteToText(self._prefix, file_name_suffix=".jsonl"))
+                | "Write" >> WriteJsonLines(self._prefix))

@@ -60,6 +60,20 @@ def test_dedupe_keeps_the_earliest_copy_and_counts_the_rest(run):
     assert run.finish().counters["duplicates"] == 2
 
 
+def test_dedupe_ships_events_that_will_not_be_sent_slim_and_still_dedupes_them(run):
+    from transforms.sendable import slim_unless_sent
+    allowed = frozenset({"signed up"})
+    copies = [(("a.gz", 1), track("m1", plan="pro")), (("a.gz", 2), track("m2", name="Dashboard Viewed", plan="x")),
+              (("b.gz", 1), track("m2", name="Dashboard Viewed", plan="y")),
+              (("a.gz", 3), {"type": "page", "userId": "u1", "messageId": "m3", "name": "Home"})]
+    deduped = run.pipeline | beam.Create(copies) | DedupeByMessageId(
+        slim=lambda event: slim_unless_sent(event, allowed))
+    assert_that(deduped, equal_to([track("m1", plan="pro"),
+                                   {"type": "track", "event": "Dashboard Viewed", "messageId": "m2"},
+                                   {"type": "page", "messageId": "m3"}]))
+    assert run.finish().counters["duplicates"] == 1
+
+
 def test_consent_drops_opted_out_events_and_counts_them(run):
     events = [track("m1"), track("m2", integrations={"Gainsight": False}),
               track("m3", integrations={"All": False}), track("m4", integrations={"All": False, "Gainsight": True})]
@@ -141,6 +155,16 @@ def test_to_requests_and_preview_write_bodies_without_key(run, tmp_path):
         {"path": "/clickstream/segmentio/event", "body": events[1]},
         {"path": "/clickstream/segmentio/event", "body": events[0]}]
     assert (counters["previewed"], counters["by_type.track"], counters["by_type.group"]) == (2, 1, 1)
+
+
+def test_write_json_lines_in_blocks_reads_back_line_by_line(run, tmp_path):
+    from transforms.jsonl_files import WriteJsonLines
+    lines = [json.dumps({"n": n, "text": "a\nb"}) for n in range(7)]
+    _ = run.pipeline | beam.Create(lines) | WriteJsonLines(str(tmp_path / "out"), block_lines=3)
+    run.finish()
+    texts = [path.read_text() for path in tmp_path.glob("out-*.jsonl")]
+    assert all(text.endswith("\n") for text in texts if text)
+    assert sorted(line for text in texts for line in text.splitlines()) == sorted(lines)
 
 
 def test_write_dead_letters_as_jsonl(run, tmp_path):
