@@ -5,6 +5,7 @@ matched as Segment matched them, ignoring case and separators.
 >>> [is_whitelisted(name, allowed) for name in ("order_completed", "ORDER-COMPLETED", "Order")]
 [True, True, False]
 """
+import functools
 import re
 
 import apache_beam as beam
@@ -14,6 +15,7 @@ from transforms import counters, tags
 _SEPARATORS = re.compile(r"[\s_.\-]+")
 
 
+@functools.lru_cache(maxsize=4096)  # a source sends a few dozen names, millions of times
 def normalise_event_name(name: str) -> str:
     """'Order-Completed ' -> 'order completed': lower case, runs of space/_/-/. as one space."""
     return _SEPARATORS.sub(" ", name).strip().lower()
