@@ -46,7 +46,7 @@ class WriteJsonLines(beam.PTransform):
         self._block_lines = block_lines
 
     def expand(self, lines):
-        if not isinstance(lines.windowing.windowfn, beam.window.GlobalWindows):
+        if not isinstance(lines.windowing.windowfn, GlobalWindows):
             raise ValueError(f"WriteJsonLines writes the global window (batch), not {lines.windowing.windowfn}")
         return (lines
                 | "JoinLines" >> beam.ParDo(JoinLinesFn(self._block_lines))
