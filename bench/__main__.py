@@ -174,6 +174,7 @@ class Bench:
             "wall_seconds": _ratio(job["wall_seconds"], base["wall_seconds"]),
             "events_per_second": _ratio(job["events_per_second"], base["events_per_second"]),
             "peak_rss_bytes": _ratio(job["peak_rss_bytes"], base["peak_rss_bytes"]),
+            "max_rss_bytes": _ratio(job.get("max_rss_bytes"), base.get("max_rss_bytes")),
             "cpu_seconds": _ratio(_cpu(job), _cpu(base)),
         }
         checks = result["checks"]
@@ -273,6 +274,7 @@ class Bench:
             job = self.run_job(manifest, out)
             point = {"events": size, "dataset": _dataset_info(manifest), "job": job,
                      "wall_seconds": job["wall_seconds"], "peak_rss_bytes": job["peak_rss_bytes"],
+                     "max_rss_bytes": job.get("max_rss_bytes"),
                      "peak_pss_bytes": job["peak_pss_bytes"], "events_per_second": job["events_per_second"]}
             if job.get("summary"):
                 unexpected = expectation_differences(manifest["expected"], job["summary"])
@@ -292,7 +294,8 @@ class Bench:
                            "peak_rss_per_10x": _per_decade(before, after, "peak_rss_bytes"),
                            "rss_bytes_per_extra_event": round(
                                (after["peak_rss_bytes"] - before["peak_rss_bytes"])
-                               / (after["events"] - before["events"]), 1)})
+                               / (after["events"] - before["events"]), 1),
+                           "max_rss_bytes_per_extra_event": _per_extra_event(before, after, "max_rss_bytes")})
         return {"sizes": sizes, "points": points, "growth": growth}
 
 
@@ -416,6 +419,12 @@ def median_run(runs: list[dict]) -> dict:
     return ordered[(len(ordered) - 1) // 2]
 
 
+def _per_extra_event(before: dict, after: dict, key: str):
+    if before.get(key) is None or after.get(key) is None:
+        return None
+    return round((after[key] - before[key]) / (after["events"] - before["events"]), 1)
+
+
 def _ratio(a, b):
     return round(a / b, 3) if a is not None and b else None
 
@@ -489,13 +498,17 @@ def _table(rows) -> str:
 def print_b1(result: dict):
     job, base = result["job"], result["baseline"]
     ratio = result.get("ratio_job_over_baseline", {})
-    rows = [("B1 processing", "events/s", "wall", "peak RSS (tree)", "peak PSS", "CPU s", "procs"),
+    rows = [("B1 processing", "events/s", "wall", "peak RSS (tree)", "peak PSS", "max RSS (1 proc)",
+             "CPU s", "procs"),
             ("job --preview", _num(job.get("events_per_second")), f"{job['wall_seconds']:.2f} s",
-             _mb(job["peak_rss_bytes"]), _mb(job["peak_pss_bytes"]), _num(_cpu(job), 1), job["peak_processes"]),
+             _mb(job["peak_rss_bytes"]), _mb(job["peak_pss_bytes"]), _mb(job.get("max_rss_bytes")),
+             _num(_cpu(job), 1), job["peak_processes"]),
             ("baseline", _num(base.get("events_per_second")), f"{base['wall_seconds']:.2f} s",
-             _mb(base["peak_rss_bytes"]), _mb(base["peak_pss_bytes"]), _num(_cpu(base), 1), base["peak_processes"]),
+             _mb(base["peak_rss_bytes"]), _mb(base["peak_pss_bytes"]), _mb(base.get("max_rss_bytes")),
+             _num(_cpu(base), 1), base["peak_processes"]),
             ("job/baseline", _num(ratio.get("events_per_second"), 3), _num(ratio.get("wall_seconds"), 2) + "x",
-             _num(ratio.get("peak_rss_bytes"), 2) + "x", "", _num(ratio.get("cpu_seconds"), 2) + "x", "")]
+             _num(ratio.get("peak_rss_bytes"), 2) + "x", "", _num(ratio.get("max_rss_bytes"), 2) + "x",
+             _num(ratio.get("cpu_seconds"), 2) + "x", "")]
     print(_table(rows))
     checks = result.get("checks", {})
     for name in ("requests", "summary", "generator_expectation"):
@@ -530,15 +543,17 @@ def print_b2(result: dict):
 
 
 def print_b3(result: dict):
-    rows = [("B3 scale", "events/s", "wall", "peak RSS (tree)", "peak PSS")]
+    rows = [("B3 scale", "events/s", "wall", "peak RSS (tree)", "peak PSS", "max RSS (1 proc)")]
     for point in result["points"]:
         rows.append((f"{point['events']:,} events", _num(point["events_per_second"]),
-                     f"{point['wall_seconds']:.2f} s", _mb(point["peak_rss_bytes"]), _mb(point["peak_pss_bytes"])))
+                     f"{point['wall_seconds']:.2f} s", _mb(point["peak_rss_bytes"]), _mb(point["peak_pss_bytes"]),
+                     _mb(point.get("max_rss_bytes"))))
     print(_table(rows))
     for step in result["growth"]:
         print(f"  {step['from']:,} -> {step['to']:,}: per 10x events, wall x{_num(step['wall_per_10x'], 2)}, "
               f"peak RSS x{_num(step['peak_rss_per_10x'], 2)} "
-              f"({_num(step['rss_bytes_per_extra_event'])} bytes of RSS per extra event)")
+              f"({_num(step['rss_bytes_per_extra_event'])} bytes of RSS per extra event; "
+              f"{_num(step.get('max_rss_bytes_per_extra_event'))} by the exact high-water mark)")
 
 
 # ---------------------------------------------------------------------- CLI

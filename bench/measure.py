@@ -11,8 +11,12 @@ per process: an upper bound of the real footprint. `peak_pss_bytes` (proportiona
 pages split between the processes sharing them, from /proc/<pid>/smaps_rollup) is the fairer
 figure when there are several processes; it is None where the kernel has no smaps_rollup.
 
-Peaks shorter than the interval can be missed. CPU seconds come from wait4() on the child: its
-own and its waited-for descendants' user+system time.
+Peaks shorter than the interval can be missed. `max_rss_bytes` cannot miss one: it is the
+kernel's high-water mark of resident memory (ru_maxrss from wait4() on the child), for the largest
+single process among the child and its waited-for descendants. For a one-process job it is the
+exact peak; the local runner's peaks are short spikes while a shuffle is regrouped, which a 0.2 s
+sampler catches only in part. CPU seconds also come from wait4(): the child's own and its
+waited-for descendants' user+system time.
 """
 from __future__ import annotations
 
@@ -153,6 +157,8 @@ def measure(command, *, env=None, cwd=None, timeout: float = 3600.0,
         "peak_rss_bytes": peak_rss,
         "peak_pss_bytes": peak_pss,
         "peak_processes": peak_processes,
+        # ru_maxrss is in KiB on Linux
+        "max_rss_bytes": rusage.ru_maxrss * 1024 if rusage else None,
         "cpu_user_seconds": round(rusage.ru_utime, 3) if rusage else None,
         "cpu_system_seconds": round(rusage.ru_stime, 3) if rusage else None,
         "samples": samples,

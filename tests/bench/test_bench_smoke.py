@@ -116,6 +116,8 @@ def test_measure_sums_the_process_tree(tmp_path):
     assert result["returncode"] == 0 and not result["timed_out"]
     assert result["peak_processes"] >= 2
     assert result["peak_rss_bytes"] >= 200 * 2**20
+    # the high-water mark is the largest single process's: the parent's 120 MiB, not the sum
+    assert 120 * 2**20 <= result["max_rss_bytes"] < 200 * 2**20
     stopped = measure([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
     assert stopped["timed_out"] and stopped["wall_seconds"] < 15
 
