@@ -8,9 +8,9 @@ Does what `python -m pipeline ... --preview PREFIX` does, with the job's own pur
 the job measures what Beam costs (and what the job's parallelism gains), not different logic:
 
     pass 1, files in path order, lines in order:
-        read -> parse_line -> dedupe on messageId (first seen wins: files are processed in sorted
-        path order, so that is the job's "earliest (path, line number)") -> gainsight_enabled ->
-        route by type -> whitelist -> account_fact() collected per user_key();
+        read -> parse_line -> gainsight_enabled -> route by type -> whitelist -> dedupe on
+        messageId (first seen wins: files are processed in sorted path order, so that is the
+        job's "earliest (path, line number)") -> account_fact() collected per user_key();
         events naming their own account are written at once, the others are spilled
         (pickled, which round-trips any parsed event exactly, as Beam's coders do) to a
         temporary file next to the output
@@ -20,7 +20,7 @@ the job measures what Beam costs (and what the job's parallelism gains), not dif
 Writes PREFIX-00000-of-00001.jsonl with one transforms.gainsight.preview_line per request (the
 job's --preview format), dead letters of invalid lines and unreadable files (if --dead_letter),
 prints the summary table and writes it as JSON (--summary), with the job's keys
-(pipeline.summary.build_summary). Memory: the set of messageIds and the per-user facts; events
+(pipeline.summary.build_summary). Memory: the set of sent messageIds and the per-user facts; events
 themselves stream through the spill file.
 """
 from __future__ import annotations
@@ -128,11 +128,6 @@ def _first_pass(raw, origin, counts, seen, allowed, facts, out, spill, dead):
                 "parse", str(err), raw=raw if err.raw is None else err.raw,
                 source=f"{origin[0]}:{origin[1]}")) + "\n")
         return
-    message_id = event["messageId"]
-    if message_id in seen:
-        counts[counters.DUPLICATES] += 1
-        return
-    seen.add(message_id)
     if not gainsight_enabled(event):
         counts[counters.SKIPPED_BY_INTEGRATIONS] += 1
         return
@@ -144,6 +139,11 @@ def _first_pass(raw, origin, counts, seen, allowed, facts, out, spill, dead):
     if call_type == "track" and not is_whitelisted(event["event"], allowed):
         counts[counters.FILTERED] += 1
         return
+    message_id = event["messageId"]
+    if message_id in seen:
+        counts[counters.DUPLICATES] += 1
+        return
+    seen.add(message_id)
     counts[counters.by_type(call_type)] += 1
     fact = account_fact(event)
     if fact is not None:

@@ -26,7 +26,9 @@ account mid-period; 60% of users tell their account through group calls or ident
 
 `expected` in the manifest is computed from what the generator decided for each line (not by
 running the job's rules): read, invalid, duplicates, skipped_by_integrations, unsupported,
-filtered, previewed and by_type, for a run with the manifest's whitelist.
+filtered, previewed and by_type, for a run with the manifest's whitelist. A copy of an event
+that is not sent counts under the same reason as the event; `duplicates` counts copies of
+events that are sent (the job deduplicates after its filters).
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ START_MS = 1730419200000          # 2024-11-01T00:00:00Z
 SPAN_MS = 21 * 86400000           # three weeks
 DAY_MS = 86400000
 DEFAULT_SEED = 20241101
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 EVENTS_PER_FILE = 50_000          # default --files: ceil(N / EVENTS_PER_FILE), at least 4
 WRITE_CHUNK_LINES = 2000
 
@@ -310,8 +312,9 @@ def generate(events: int, out: str | Path, *, files: int | None = None, plain: b
                 "by_type": {"track": 0, "identify": 0, "group": 0},
                 "unsupported_by_type": {"page": 0, "screen": 0}}
     mix = {"track": 0, "identify": 0, "group": 0, "page": 0, "screen": 0}
-    ring: list[dict] = []
+    ring: list[tuple[dict, tuple]] = []   # (recent valid event, its outcome)
     ring_next = 0
+    copies = 0
     stream = _Stream(out, events, files, plain)
     step = SPAN_MS / events
     sort_keys = orjson.OPT_SORT_KEYS
@@ -321,13 +324,14 @@ def generate(events: int, out: str | Path, *, files: int | None = None, plain: b
             received = START_MS + int(index * step) + rng.randrange(max(1, int(step)) + 1)
             draw = rng.random()
             if draw < DUPLICATE_RATE and ring:
-                original = ring[rng.randrange(len(ring))]
+                original, original_outcome = ring[rng.randrange(len(ring))]
                 copy = original
                 if "messageId" in original and rng.random() < 0.5:
                     # the same message received again later (client retry): another receivedAt
                     copy = {**original, "receivedAt": iso(received)}
                 line = orjson.dumps(copy, option=sort_keys)
-                expected["duplicates"] += 1
+                _count_outcome(expected, original_outcome, copy=True)
+                copies += 1
             elif draw < DUPLICATE_RATE + MALFORMED_RATE:
                 event, _ = _event(rng, users, received, names, cumulative_weights, total_weight,
                                   shape_names, shape_cum, integ_cum)
@@ -342,19 +346,18 @@ def generate(events: int, out: str | Path, *, files: int | None = None, plain: b
                 call_type = event["type"]
                 mix[call_type] += 1
                 if not consented:
-                    expected["skipped_by_integrations"] += 1
+                    outcome = ("skipped_by_integrations", None)
                 elif call_type in ("page", "screen"):
-                    expected["unsupported"] += 1
-                    expected["unsupported_by_type"][call_type] += 1
+                    outcome = ("unsupported", call_type)
                 elif call_type == "track" and not track_name_whitelisted:
-                    expected["filtered"] += 1
+                    outcome = ("filtered", None)
                 else:
-                    expected["previewed"] += 1
-                    expected["by_type"][call_type] += 1
+                    outcome = ("previewed", call_type)
+                _count_outcome(expected, outcome, copy=False)
                 if len(ring) < DUP_RING:
-                    ring.append(event)
+                    ring.append((event, outcome))
                 else:
-                    ring[ring_next] = event
+                    ring[ring_next] = (event, outcome)
                     ring_next = (ring_next + 1) % DUP_RING
             bytes_written += len(line) + 1
             stream.write(index, received, line)
@@ -374,6 +377,7 @@ def generate(events: int, out: str | Path, *, files: int | None = None, plain: b
         "uncompressed_bytes": bytes_written,
         "mean_line_bytes": round(bytes_written / events - 1, 1),
         "originals_by_type": mix,
+        "copies": copies,   # duplicate lines written, of any event (expected duplicates: of sent ones)
         "expected": expected,
         "paths": len(stream.paths),
     }
@@ -399,6 +403,20 @@ def _message_id(rng: random.Random, kind: str) -> str:
         return f"ajs-next-{rng.getrandbits(128):032x}"
     text = _uuid(rng)
     return text.upper() if kind == "ios" else text
+
+
+def _count_outcome(expected: dict, outcome: tuple, copy: bool):
+    """Adds one line's outcome (counter, call type or None) to `expected`: a copy of a sent event
+    is a duplicate; a copy of a skipped one is skipped for the same reason."""
+    counter, call_type = outcome
+    if copy and counter == "previewed":
+        expected["duplicates"] += 1
+        return
+    expected[counter] += 1
+    if counter == "unsupported":
+        expected["unsupported_by_type"][call_type] += 1
+    elif counter == "previewed":
+        expected["by_type"][call_type] += 1
 
 
 def _event(rng, users: _Users, received: int, names, name_cum, name_total, shape_names,

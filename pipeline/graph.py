@@ -1,19 +1,18 @@
 """build_pipeline(): the job graph, step by step as in README's picture.
 
-    Read ─► Parse ─► Dedupe ─► Consent ─► RouteByCallType ─► Whitelist ─► AttachAccountId ─► ToRequests ─► Batch ─► Deliver
-                                          (track, identify,   (tracks only)
-                                           group go on)
+    Read ─► Parse ─► Consent ─► RouteByCallType ─► Whitelist ─► Dedupe ─► AttachAccountId ─► ToRequests ─► Batch ─► Deliver
+                                (track, identify,   (tracks only)
+                                 group go on)
     every failure ─► DeadLetters
 
 One chain, not branches per call type that a Flatten joins again: Beam's local runner writes the
-input of every Flatten out and reads it back.
+input of every Flatten out and reads it back. The filters come before Dedupe so that only events
+that will be sent cross its shuffle; until Dedupe each event travels with its origin (path, line).
 
 The same graph serves a backfill (files, batch) and the live stream (Pub/Sub, streaming); only
 Read, Dedupe's state, AttachAccountId's state, Batch and the dead-letter writer differ. Labels
 are the Dataflow step names, the metric names and what `--update` matches on: keep them stable.
 """
-import functools
-
 import apache_beam as beam
 
 from pipeline.options import JobConfig
@@ -26,8 +25,7 @@ from transforms.gainsight import BatchRequests, DeliverToGainsight, PreviewReque
 from transforms.parse import ParseEvents
 from transforms.read import ReadPubSubEvents, ReadSegmentFiles
 from transforms.route import RouteByCallType
-from transforms.sendable import slim_unless_sent
-from transforms.whitelist import FilterWhitelist, parse_whitelist
+from transforms.whitelist import FilterWhitelist
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTransform | None = None) -> None:
@@ -40,11 +38,10 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
     lines = pipeline | "Read" >> (reader or _reader(config))
     parsed = lines[tags.MAIN] | "Parse" >> ParseEvents()
     requests = (parsed[tags.MAIN]
-                | "Dedupe" >> DedupeByMessageId(streaming, config.dedupe_window_hours, slim=functools.partial(
-                    slim_unless_sent, allowed=parse_whitelist(config.track_whitelist)))
                 | "Consent" >> FilterConsent()
                 | "RouteByCallType" >> RouteByCallType()
                 | "Whitelist" >> FilterWhitelist(config.track_whitelist)
+                | "Dedupe" >> DedupeByMessageId(streaming, config.dedupe_window_hours)
                 | "AttachAccountId" >> AttachAccountId(config.account_mapping, streaming,
                                                        config.account_mapping_refresh_minutes)
                 | "ToRequests" >> ToRequests())

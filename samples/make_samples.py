@@ -429,6 +429,7 @@ class Line:
     file: ArchiveFile
     at: datetime          # position inside the file (the archive is roughly in receivedAt order)
     seq: int
+    bucket: str = ""      # where the line must end up (see Export.BUCKETS)
     copies: list = field(default_factory=list)
 
 
@@ -444,14 +445,14 @@ class Export:
         self.mapping: dict[str, str] = {}
         self.notes: dict[str, int] = Counter()  # sizes of the special lines, for the self-check
 
-    def _place(self, data: bytes, at: datetime, file: ArchiveFile | None) -> Line:
-        line = Line(data, file or file_for(at), at, len(self.lines))
+    def _place(self, data: bytes, at: datetime, file: ArchiveFile | None, bucket: str = "") -> Line:
+        line = Line(data, file or file_for(at), at, len(self.lines), bucket)
         self.lines.append(line)
         return line
 
     def _event(self, bucket: str, ev: dict, file=None, at=None) -> Line:
         self.buckets[bucket] += 1
-        return self._place(encode(ev), at or received_at(ev), file)
+        return self._place(encode(ev), at or received_at(ev), file, bucket)
 
     # one method per bucket --------------------------------------------------
     def sent(self, ev: dict, account: str | None, *, file=None, at=None) -> Line:
@@ -478,11 +479,14 @@ class Export:
 
     def invalid(self, data, *, at: datetime, file=None) -> Line:
         self.buckets["invalid"] += 1
-        return self._place(data if isinstance(data, bytes) else encode(data), at, file)
+        return self._place(data if isinstance(data, bytes) else encode(data), at, file, "invalid")
 
     def duplicate(self, original: Line, *, at: datetime, file=None) -> Line:
-        self.buckets["duplicates"] += 1
-        copy = self._place(original.data, at, file)
+        """A copy of a sent line is a duplicate; a copy of a skipped one is skipped for the same
+        reason (the job deduplicates after its filters)."""
+        bucket = "duplicates" if original.bucket == "sent" else original.bucket
+        self.buckets[bucket] += 1
+        copy = self._place(original.data, at, file, bucket)
         original.copies.append(copy)
         return copy
 
@@ -797,7 +801,7 @@ def personas_audiences(x: Export) -> None:
 
 
 def integrations_flags(x: Export) -> None:
-    """integrations decides delivery before anything else but validity and duplicates:
+    """integrations decides delivery before anything else but validity:
     skipped — {"Gainsight": false}; {"All": false}; {"All": false, "Salesforce": true};
       {"All": true, "Gainsight": false}; {"All": false, "gainsight": true} (names are
       case-sensitive); a page and a non-whitelisted track with {"Gainsight": false} / {"All": false}
@@ -850,8 +854,8 @@ def whitelist_name_variants(x: Export) -> None:
 def duplicate_deliveries(x: Export) -> None:
     """Duplicates (byte-identical copies; the first copy counts, the others are `duplicates`):
     a browser retry in the same file; an identify replayed into the next day's file; an Order
-    Completed delivered three times across three files; a duplicated page (1 unsupported + 1 dup);
-    a duplicated opted-out track (1 skipped + 1 dup).  Lines without messageId get an id from their
+    Completed delivered three times across three files; a duplicated page (2 unsupported: a copy
+    of a skipped event counts under the same reason); a duplicated opted-out track (2 skipped).  Lines without messageId get an id from their
     content: a byte-identical pair from the batch importer is 1 sent (messageId null) + 1 dup, and a
     similar line with another timestamp is a different message and is sent as well."""
     ev = track(CHLOE, "Feature Used", "2024-11-01T10:41:07.331Z")
@@ -1110,7 +1114,8 @@ The answer key is only valid with exactly this whitelist and mapping file.
    missing or non-string `type`; neither `userId` nor `anonymousId` (null or "" = absent); a track
    without a non-empty string `event`; `properties`/`traits` present, not null and not an object;
    a group without `groupId`; a line over 32768 bytes; a non-string `messageId` or one over 100 chars.
-3. duplicates: same `messageId` again (lines without one: same content again); first copy wins.
+3. duplicates: a sent event's `messageId` again (lines without one: same content again); first
+   copy wins. A copy of a skipped event (rules 4 to 6) counts under the same reason as the event.
 4. skipped_by_integrations: `integrations.Gainsight` is false, or `integrations.All` is false and
    `integrations.Gainsight` is not true (case-sensitive names).
 5. unsupported: page, screen, alias, any other type but track/identify/group.
@@ -1164,8 +1169,11 @@ def self_check(x: Export, summ: dict) -> None:
     parts = ("invalid", "duplicates", "skipped_by_integrations", "unsupported", "filtered", "sent")
     assert summ["read"] == sum(summ[k] for k in parts)
     assert sum(summ["by_type"].values()) == summ["sent"]
-    # every duplicate is a byte-identical copy, and no two other lines are identical
-    assert summ["duplicates"] == len(events) - len(set(events)), (summ["duplicates"], len(events) - len(set(events)))
+    # every copy is byte-identical to its first line, and no two other lines are identical;
+    # copies of sent lines are duplicates, copies of skipped ones share their first line's bucket
+    copies = [copy for line in x.lines for copy in line.copies]
+    assert len(copies) == len(events) - len(set(events)), (len(copies), len(events) - len(set(events)))
+    assert summ["duplicates"] == sum(copy.bucket == "duplicates" for copy in copies)
 
     expected = [json.loads(ln) for ln in (HERE / "expected.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(expected) == summ["sent"]

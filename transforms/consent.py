@@ -27,15 +27,16 @@ def gainsight_enabled(event: dict) -> bool:
 
 
 class KeepConsentedFn(counters.CountingDoFn):
-    def process(self, event):
-        if gainsight_enabled(event):
-            yield event
+    def process(self, sourced):
+        if gainsight_enabled(sourced[1]):
+            yield sourced
         else:
             self.count(counters.SKIPPED_BY_INTEGRATIONS)
 
 
 class FilterConsent(beam.PTransform):
-    """Events -> the events whose `integrations` let Gainsight receive them (others counted)."""
+    """(origin, event) pairs -> those whose event's `integrations` let Gainsight receive it
+    (others counted)."""
 
     def expand(self, events):
         return events | beam.ParDo(KeepConsentedFn())

@@ -1,5 +1,11 @@
 """Deduplicate on messageId, as Segment does: the first copy wins, later copies are counted.
 
+Dedupe runs after Consent, RouteByCallType and Whitelist, on the events that will be sent: a
+backfill is about half page/screen calls and tracks off the whitelist, and those need no
+comparing. A copy of a skipped event is counted under the same reason as the event (Segment's
+copies of one message are the same message); `duplicates` counts the later copies of events
+that would have been sent.
+
 Batch: "first" is the earliest (path, line number), so the winner does not depend on how the
 runner ordered the work. Streaming: the first to arrive wins, and each messageId is remembered
 in per-key state until the watermark passes its first copy's timestamp (the Pub/Sub publish
@@ -75,31 +81,20 @@ class DedupeByMessageId(beam.PTransform):
     """(origin, event) -> event, one per messageId.
 
     Batch: a GroupByKey on messageId. Streaming: per-messageId state for `window_hours`.
-    `slim`, when given, maps each event to what crosses the shuffle (the graph passes
-    transforms.sendable.slim_unless_sent: events that will not be sent travel as the few
-    fields the later filters read).
     """
 
-    def __init__(self, streaming: bool = False, window_hours: float = 24.0, slim=None):
+    def __init__(self, streaming: bool = False, window_hours: float = 24.0):
         super().__init__()
         self._streaming = streaming
         self._window_hours = window_hours
-        self._slim = slim or _whole
 
     def expand(self, sourced_events):
-        slim = self._slim
         if self._streaming:
             return (sourced_events
-                    | "KeyByMessageId" >> beam.Map(
-                        lambda sourced: (sourced[1]["messageId"], (sourced[0], slim(sourced[1]))))
+                    | "KeyByMessageId" >> beam.Map(lambda sourced: (sourced[1]["messageId"], sourced))
                     .with_output_types(beam.typehints.KV[str, beam.typehints.Any])
                     | "RememberMessageIds" >> beam.ParDo(RememberMessageIdsFn(self._window_hours)))
         return (sourced_events
-                | "KeyByMessageId" >> beam.Map(
-                    lambda sourced: (sourced[1]["messageId"], pack((sourced[0], slim(sourced[1])))))
+                | "KeyByMessageId" >> beam.Map(lambda sourced: (sourced[1]["messageId"], pack(sourced)))
                 | "GroupByMessageId" >> beam.GroupByKey()
                 | "KeepFirst" >> beam.ParDo(KeepFirstFn()))
-
-
-def _whole(event: dict) -> dict:
-    return event

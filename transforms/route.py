@@ -11,17 +11,18 @@ from transforms import counters, tags
 
 
 class RouteFn(counters.CountingDoFn):
-    def process(self, event):
-        call_type = event["type"]
+    def process(self, sourced):
+        call_type = sourced[1]["type"]
         if call_type in tags.SENDABLE_TYPES:
-            yield event
+            yield sourced
         else:
             self.count(counters.UNSUPPORTED)
             self.count(counters.unsupported_type(call_type))
 
 
 class RouteByCallType(beam.PTransform):
-    """Events -> the track, identify and group events; page/screen/alias/other counted."""
+    """(origin, event) pairs -> those of track, identify and group events; page/screen/alias/other
+    counted."""
 
     def expand(self, events):
         return events | beam.ParDo(RouteFn())

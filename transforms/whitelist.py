@@ -36,16 +36,17 @@ class KeepWhitelistedFn(counters.CountingDoFn):
     def __init__(self, allowed: frozenset):
         self._allowed = allowed
 
-    def process(self, event):
+    def process(self, sourced):
+        event = sourced[1]
         if event["type"] != tags.TRACK or is_whitelisted(event["event"], self._allowed):
-            yield event
+            yield sourced
         else:
             self.count(counters.FILTERED)
 
 
 class FilterWhitelist(beam.PTransform):
-    """Sendable events -> the same, less the track events the whitelist does not name
-    (none when it is empty), which are counted; identify and group calls pass."""
+    """(origin, sendable event) pairs -> the same, less the track events the whitelist does not
+    name (none when it is empty), which are counted; identify and group calls pass."""
 
     def __init__(self, whitelist: str | None):
         super().__init__()

@@ -21,6 +21,11 @@ def track(message_id, user="u1", name="Signed Up", **fields):
     return {"type": "track", "event": name, "userId": user, "messageId": message_id, **fields}
 
 
+def sourced(events):
+    """Events as Parse emits them: ((path, line_number), event), lines numbered from 1."""
+    return [(("f", line), event) for line, event in enumerate(events, start=1)]
+
+
 def test_read_files_gz_and_plain_blank_lines_crlf_and_damaged_gzip(run, tmp_path):
     (tmp_path / "a.jsonl").write_bytes(b'{"n":1}\r\n\n   \n{"n":2}')
     with gzip.open(tmp_path / "b.jsonl.gz", "wb") as out:
@@ -60,25 +65,11 @@ def test_dedupe_keeps_the_earliest_copy_and_counts_the_rest(run):
     assert run.finish().counters["duplicates"] == 2
 
 
-def test_dedupe_ships_events_that_will_not_be_sent_slim_and_still_dedupes_them(run):
-    from transforms.sendable import slim_unless_sent
-    allowed = frozenset({"signed up"})
-    copies = [(("a.gz", 1), track("m1", plan="pro")), (("a.gz", 2), track("m2", name="Dashboard Viewed", plan="x")),
-              (("b.gz", 1), track("m2", name="Dashboard Viewed", plan="y")),
-              (("a.gz", 3), {"type": "page", "userId": "u1", "messageId": "m3", "name": "Home"})]
-    deduped = run.pipeline | beam.Create(copies) | DedupeByMessageId(
-        slim=lambda event: slim_unless_sent(event, allowed))
-    assert_that(deduped, equal_to([track("m1", plan="pro"),
-                                   {"type": "track", "event": "Dashboard Viewed", "messageId": "m2"},
-                                   {"type": "page", "messageId": "m3"}]))
-    assert run.finish().counters["duplicates"] == 1
-
-
 def test_consent_drops_opted_out_events_and_counts_them(run):
     events = [track("m1"), track("m2", integrations={"Gainsight": False}),
               track("m3", integrations={"All": False}), track("m4", integrations={"All": False, "Gainsight": True})]
-    kept = run.pipeline | beam.Create(events) | FilterConsent()
-    assert_that(kept | beam.Map(lambda e: e["messageId"]), equal_to(["m1", "m4"]))
+    kept = run.pipeline | beam.Create(sourced(events)) | FilterConsent()
+    assert_that(kept, equal_to([(("f", 1), events[0]), (("f", 4), events[3])]))
     assert run.finish().counters["skipped_by_integrations"] == 2
 
 
@@ -87,9 +78,9 @@ def test_route_by_call_type(run):
               {"type": "group", "userId": "u", "groupId": "G", "messageId": "g1"},
               {"type": "page", "userId": "u", "messageId": "p1"}, {"type": "screen", "userId": "u", "messageId": "s1"},
               {"type": "alias", "userId": "u", "messageId": "a1"}, {"type": "Track", "userId": "u", "messageId": "x1"}]
-    routed = run.pipeline | beam.Create(events) | RouteByCallType()
-    assert_that(routed | beam.Map(lambda e: (e["type"], e["messageId"])),
-                equal_to([("track", "t1"), ("identify", "i1"), ("group", "g1")]))
+    routed = run.pipeline | beam.Create(sourced(events)) | RouteByCallType()
+    assert_that(routed | beam.Map(lambda s: (s[0][1], s[1]["type"], s[1]["messageId"])),
+                equal_to([(1, "track", "t1"), (2, "identify", "i1"), (3, "group", "g1")]))
     counters = run.finish().counters
     assert counters["unsupported"] == 4
     assert [counters[f"unsupported.{k}"] for k in ("page", "screen", "alias", "other")] == [1, 1, 1, 1]
@@ -99,8 +90,8 @@ def test_whitelist_filters_track_names_and_passes_identify_and_group(run):
     events = [track("m1", name="order_completed"), track("m2", name="Dashboard Viewed"),
               {"type": "identify", "userId": "u", "messageId": "i1"},
               {"type": "group", "userId": "u", "groupId": "G", "messageId": "g1"}]
-    kept = run.pipeline | beam.Create(events) | FilterWhitelist("Order Completed")
-    assert_that(kept | beam.Map(lambda e: e["messageId"]), equal_to(["m1", "i1", "g1"]))
+    kept = run.pipeline | beam.Create(sourced(events)) | FilterWhitelist("Order Completed")
+    assert_that(kept, equal_to([(("f", 1), events[0]), (("f", 3), events[2]), (("f", 4), events[3])]))
     assert run.finish().counters["filtered"] == 1
 
 

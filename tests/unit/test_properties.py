@@ -83,39 +83,3 @@ def test_account_at_is_the_latest_fact_not_after_else_the_first(history_facts, i
     earlier = [f for f in history_facts if f[0] <= instant]
     expected = max(earlier)[1] if earlier else min(history_facts)[1]
     assert AccountHistory(history_facts).account_at(instant) == expected
-
-
-def _filter_outcome(event, allowed):
-    """Which of Consent, RouteByCallType and Whitelist drops the event (its counter follows from
-    that stage and the event's type), or "sent"; the DoFns run as plain objects."""
-    from transforms.consent import KeepConsentedFn
-    from transforms.route import RouteFn
-    from transforms.whitelist import KeepWhitelistedFn
-    outputs = [event]
-    for stage in (KeepConsentedFn(), RouteFn(), KeepWhitelistedFn(allowed)):
-        outputs = [out for item in outputs for out in stage.process(item)]
-        if not outputs:
-            return type(stage).__name__, event["type"]
-    return "sent", event["type"]
-
-
-call_types = st.sampled_from(["track", "identify", "group", "page", "screen", "alias", "Track"])
-integration_settings = st.none() | st.dictionaries(st.sampled_from(["All", "Gainsight"]),
-                                                   st.booleans() | st.just({"opt": 1}), max_size=2)
-event_names = st.sampled_from(["Order Completed", "order_completed", "Dashboard Viewed", "Signed Up"])
-
-
-@settings(max_examples=300)
-@given(call_types, integration_settings, event_names, st.dictionaries(st.text(max_size=6), json_values, max_size=3))
-def test_a_slimmed_event_meets_the_filters_as_the_whole_event_would(call_type, integrations, name, extra):
-    from transforms.sendable import slim_unless_sent, will_be_sent
-    allowed = parse_whitelist("Order Completed")
-    event = {**extra, "type": call_type, "event": name, "userId": "u", "messageId": "m",
-             "properties": {"plan": "pro"}}
-    if integrations is not None:
-        event["integrations"] = integrations
-    slim = slim_unless_sent(event, allowed)
-    assert _filter_outcome(slim, allowed) == _filter_outcome(event, allowed)
-    assert (slim is event) == will_be_sent(event, allowed) == (_filter_outcome(event, allowed)[0] == "sent")
-    if slim is not event:
-        assert set(slim) <= {"messageId", "type", "event", "integrations"}
