@@ -166,7 +166,9 @@ class Bench:
         result = {"events": events, "files": manifest["files"], "dataset": _dataset_info(manifest),
                   "job": job, "baseline": base, "checks": {}, "rounds": len(jobs),
                   "wall_seconds_per_round": {"job": [run["wall_seconds"] for run in jobs],
-                                             "baseline": [run["wall_seconds"] for run in bases]}}
+                                             "baseline": [run["wall_seconds"] for run in bases]},
+                  "max_rss_bytes_per_round": {"job": [run.get("max_rss_bytes") for run in jobs],
+                                              "baseline": [run.get("max_rss_bytes") for run in bases]}}
         if jobs[-1].get("error") or bases[-1].get("error"):
             result["job"], result["baseline"] = jobs[-1], bases[-1]
             return result
@@ -520,6 +522,8 @@ def print_b1(result: dict):
         print(f"  {result['rounds']} rounds, the median shown; wall per round: job "
               f"{', '.join(f'{w:.2f}' for w in walls['job'])} s, baseline "
               f"{', '.join(f'{w:.2f}' for w in walls['baseline'])} s")
+        peaks = result.get("max_rss_bytes_per_round", {}).get("job", [])
+        print(f"  job max RSS per round: {', '.join(_mb(peak) for peak in peaks)}")
 
 
 def print_b2(result: dict):
