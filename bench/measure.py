@@ -16,8 +16,8 @@ kernel's high-water mark of resident memory (ru_maxrss from wait4() on the child
 single process among the child and its waited-for descendants. For a one-process job it is the
 exact peak; the local runner's peaks are short spikes while a shuffle is regrouped, which a 0.2 s
 sampler catches only in part. The child starts as a copy of the measuring process, so the mark
-is never below that process's own size at the start (small for `python -m bench`). CPU seconds also come from wait4(): the child's own and its
-waited-for descendants' user+system time.
+is never below that process's own size at the start (small for `python -m bench`). CPU seconds
+also come from wait4(): the child's own and its waited-for descendants' user+system time.
 """
 from __future__ import annotations
 
