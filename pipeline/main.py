@@ -96,8 +96,10 @@ def _follow_local_stream(result) -> int:
         result.wait_until_finish()
     except KeyboardInterrupt:
         result.cancel()
-    # The local streaming runner drops metric updates (see counters.LocalTally): use the tally.
-    print(format_table(build_summary(LOCAL_TALLY.snapshot())), flush=True)
+    finally:
+        # Printed however the run ends, so what was counted is never lost with it. The local
+        # streaming runner drops metric updates (see counters.LocalTally): use the tally.
+        print(format_table(build_summary(LOCAL_TALLY.snapshot())), flush=True)
     return 0
 
 

@@ -95,6 +95,8 @@ def test_streaming_delivers_each_event_once_with_its_account(pubsub, sandbox):
     dead = [json.loads(data) for data, _ in pubsub.published(DEAD_TOPIC)]
     assert [(r["stage"], r["raw"]) for r in dead] == [("parse", '{"type": "track", "userId": ')]
     counts = dict(line.split() for line in stdout.splitlines() if len(line.split()) == 2)
+    assert "read" in counts, (f"no summary table after the stop\nstdout:\n{stdout[-2000:]}\n"
+                              f"stderr:\n{stderr[-4000:]}").replace(ACCESS_KEY, "<the access key>")
     assert {k: counts[k] for k in ("read", "duplicates", "skipped_by_integrations", "filtered", "unsupported",
                                    "invalid", "delivered")} == {
         "read": 8, "duplicates": "1", "skipped_by_integrations": "1", "filtered": "1", "unsupported": "1",
