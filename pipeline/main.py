@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import sys
+import threading
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -21,6 +22,8 @@ from transforms.counters import LOCAL_TALLY
 # in-process FnApiRunner and a stream on the BundleBasedDirectRunner unless the user picks.
 DEFAULT_BATCH_RUNNER = "FnApiRunner"
 DEFAULT_STREAMING_RUNNER = "BundleBasedDirectRunner"
+# How long a stopped local stream waits for the runner's workers to finish their current work.
+CANCEL_WAIT_SECONDS = 20.0
 
 
 def run(argv: list[str] | None = None, environ=None) -> int:
@@ -95,12 +98,29 @@ def _follow_local_stream(result) -> int:
     try:
         result.wait_until_finish()
     except KeyboardInterrupt:
-        result.cancel()
+        cancel_within(result, CANCEL_WAIT_SECONDS)
     finally:
         # Printed however the run ends, so what was counted is never lost with it. The local
         # streaming runner drops metric updates (see counters.LocalTally): use the tally.
         print(format_table(build_summary(LOCAL_TALLY.snapshot())), flush=True)
     return 0
+
+
+def cancel_within(result, seconds: float) -> bool:
+    """Cancels a local run, waiting at most `seconds`; True when it stopped in time.
+
+    The local runner's cancel waits for each worker's current work, and a worker can be held by
+    a blocking read or a delivery's retries: the summary must not wait for that. Its worker
+    threads are daemons, so the process can exit without them.
+    """
+    stopper = threading.Thread(target=result.cancel, name="cancel", daemon=True)
+    stopper.start()
+    stopper.join(seconds)
+    if stopper.is_alive():
+        print(f"streaming: the runner did not stop within {seconds:g} s; exiting without it",
+              file=sys.stderr, flush=True)
+        return False
+    return True
 
 
 def _stop_like_ctrl_c(signum, frame):
