@@ -48,7 +48,14 @@ def start_job(pubsub, sandbox, *extra):
             "--dead_letter_topic", DEAD_TOPIC, "--gainsight_endpoint", sandbox.url,
             "--track_whitelist", "Order Completed,Signed Up", "--max_buffering_seconds", "1",
             "--project", PROJECT, *extra]
-    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C must reach the job even when this test runs where SIGINT is ignored (a background
+    # CI job), which a child inherits and which keeps Python from raising KeyboardInterrupt.
+    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
+
+
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop_job(job):
