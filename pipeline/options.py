@@ -22,8 +22,11 @@ from transforms.secrets import SECRET_VERSION_PATTERN, Secret, is_access_key_sha
 ACCESS_KEY_ENV = "GAINSIGHT_ACCESS_KEY"
 DEFAULT_ENDPOINT = "https://event.gainsight.com"
 DEFAULT_DEAD_LETTER = "output/dead-letter/dead-letter"
-SUBSCRIPTION_PATTERN = re.compile(r"^projects/[^/]+/subscriptions/[^/]+$")
-TOPIC_PATTERN = re.compile(r"^projects/[^/]+/topics/[^/]+$")
+# A project id as Beam's Pub/Sub source and sink accept it (6 to 63 characters: lowercase
+# letters, digits, "-", and ":" or "." for domain-scoped projects, starting with a letter).
+PROJECT_ID = r"[a-z][-a-z0-9:.]{4,61}[a-z0-9]"
+SUBSCRIPTION_PATTERN = re.compile(rf"^projects/{PROJECT_ID}/subscriptions/[^/]+$")
+TOPIC_PATTERN = re.compile(rf"^projects/{PROJECT_ID}/topics/[^/]+$")
 SOURCE_FLAGS = "--input / --input_subscription / --input_topic"
 POSITIVE_FLAGS = ("--max_requests_per_second", "--max_retry_seconds", "--http_timeout_seconds",
                   "--dedupe_window_hours", "--account_mapping_refresh_minutes",
@@ -245,7 +248,8 @@ def _check_matches(pattern: str):
 
 def _check_pattern(flag: str, value: str | None, pattern: re.Pattern):
     if value and not pattern.match(value):
-        raise ConfigError(flag, f"expected the shape {pattern.pattern}, got {value!r}")
+        raise ConfigError(flag, f"expected the shape {pattern.pattern} (a project id is 6 to 63 "
+                                f"lowercase letters, digits and -), got {value!r}")
 
 
 def _check_access_key(key: str | None):

@@ -37,7 +37,7 @@ def streaming_config(sandbox_url, tmp_path, **overrides) -> JobConfig:
     sink = SinkConfig(endpoint=sandbox_url, access_key=Secret(ACCESS_KEY), batch_size=50)
     config = JobConfig(inputs=(), track_whitelist="Order Completed,Signed Up", account_mapping=None,
                        dead_letter=str(tmp_path / "dl" / "dead-letter"), preview=None, summary=None, sink=sink,
-                       input_subscription="projects/p/subscriptions/s", max_buffering_seconds=1.0)
+                       input_subscription="projects/my-project/subscriptions/s", max_buffering_seconds=1.0)
     return replace(config, **overrides)
 
 

@@ -106,14 +106,17 @@ SUBSCRIPTION = "projects/my-project/subscriptions/segment"
 
 
 def test_a_subscription_selects_streaming():
-    config = resolve(["--input_subscription", SUBSCRIPTION, "--dead_letter_topic", "projects/p/topics/dead"])
+    config = resolve(["--input_subscription", SUBSCRIPTION, "--dead_letter_topic", "projects/my-project/topics/dead"])
     assert config.streaming and config.input_subscription == SUBSCRIPTION and config.inputs == ()
 
 
 @pytest.mark.parametrize("argv, flag", [
-    (["--input_subscription", SUBSCRIPTION, "--input_topic", "projects/p/topics/t"], "--input_subscription"),
+    (["--input_subscription", SUBSCRIPTION, "--input_topic", "projects/my-project/topics/t"], "--input_subscription"),
     (["--input_subscription", "my-sub"], "--input_subscription"),
-    (["--input_topic", "projects/p/subs/x"], "--input_topic"),
+    (["--input_subscription", "projects/p/subscriptions/s"], "--input_subscription"),  # project id too short
+    (["--input_subscription", SUBSCRIPTION, "--dead_letter_topic", "projects/My_Project/topics/d"],
+     "--dead_letter_topic"),
+    (["--input_topic", "projects/my-project/subs/x"], "--input_topic"),
     (["--input_subscription", SUBSCRIPTION, "--dead_letter_topic", "dead"], "--dead_letter_topic"),
     (["--input_subscription", SUBSCRIPTION, "--summary", "s.json"], "--summary"),
     (["--input_subscription", SUBSCRIPTION, "--preview", "p"], "--preview"),
@@ -126,7 +129,7 @@ def test_bad_streaming_flags_are_named(argv, flag):
 
 
 def test_dead_letter_topic_is_for_streaming_only(events_file):
-    assert flag_of(["--input", events_file, "--dead_letter_topic", "projects/p/topics/d"]).flag == "--dead_letter_topic"
+    assert flag_of(["--input", events_file, "--dead_letter_topic", "projects/my-project/topics/d"]).flag == "--dead_letter_topic"
 
 
 def test_secret_replaces_the_key_but_not_both(events_file):
