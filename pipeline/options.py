@@ -27,6 +27,7 @@ DEFAULT_DEAD_LETTER = "output/dead-letter/dead-letter"
 PROJECT_ID = r"[a-z][-a-z0-9:.]{4,61}[a-z0-9]"
 SUBSCRIPTION_PATTERN = re.compile(rf"^projects/{PROJECT_ID}/subscriptions/[^/]+$")
 TOPIC_PATTERN = re.compile(rf"^projects/{PROJECT_ID}/topics/[^/]+$")
+PROJECT_ID_HINT = " (a project id is 6 to 63 lowercase letters, digits and -)"
 SOURCE_FLAGS = "--input / --input_subscription / --input_topic"
 POSITIVE_FLAGS = ("--max_requests_per_second", "--max_retry_seconds", "--http_timeout_seconds",
                   "--dedupe_window_hours", "--account_mapping_refresh_minutes",
@@ -183,9 +184,9 @@ def resolve_config(options: PipelineOptions, access_key: str | None, environ=os.
     for pattern in inputs:
         _check_matches(pattern)
     streaming = not inputs
-    _check_pattern("--input_subscription", opts.input_subscription, SUBSCRIPTION_PATTERN)
-    _check_pattern("--input_topic", opts.input_topic, TOPIC_PATTERN)
-    _check_pattern("--dead_letter_topic", opts.dead_letter_topic, TOPIC_PATTERN)
+    _check_pattern("--input_subscription", opts.input_subscription, SUBSCRIPTION_PATTERN, PROJECT_ID_HINT)
+    _check_pattern("--input_topic", opts.input_topic, TOPIC_PATTERN, PROJECT_ID_HINT)
+    _check_pattern("--dead_letter_topic", opts.dead_letter_topic, TOPIC_PATTERN, PROJECT_ID_HINT)
     _check_pattern("--access_key_secret", opts.access_key_secret, SECRET_VERSION_PATTERN)
     if streaming:
         for flag, value in (("--preview", opts.preview), ("--summary", opts.summary)):
@@ -246,10 +247,9 @@ def _check_matches(pattern: str):
         raise ConfigError("--input", f"{pattern!r} matches no files")
 
 
-def _check_pattern(flag: str, value: str | None, pattern: re.Pattern):
+def _check_pattern(flag: str, value: str | None, pattern: re.Pattern, hint: str = ""):
     if value and not pattern.match(value):
-        raise ConfigError(flag, f"expected the shape {pattern.pattern} (a project id is 6 to 63 "
-                                f"lowercase letters, digits and -), got {value!r}")
+        raise ConfigError(flag, f"expected the shape {pattern.pattern}{hint}, got {value!r}")
 
 
 def _check_access_key(key: str | None):
