@@ -137,3 +137,10 @@ def test_secret_replaces_the_key_but_not_both(events_file):
     config = resolve(["--input", events_file, "--access_key_secret", version], key=None)
     assert config.sink.access_key_secret == version
     assert flag_of(["--input", events_file, "--access_key_secret", version]).flag == "--access_key_secret"
+
+
+def test_a_pubsub_path_error_explains_project_ids_and_a_secret_path_error_does_not():
+    pubsub = flag_of(["--input_subscription", "projects/p/subscriptions/s"])
+    secret = flag_of(["--input_subscription", SUBSCRIPTION, "--access_key_secret", "projects/p/secrets/s"])
+    assert "a project id is 6 to 63" in str(pubsub)
+    assert secret.flag == "--access_key_secret" and "project id" not in str(secret)
