@@ -27,7 +27,8 @@ import subprocess
 import time
 from pathlib import Path
 
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+from pipeline.memory import resident_memory_bytes
+
 DEFAULT_INTERVAL = 0.2
 PSS_SUPPORTED = os.path.exists("/proc/self/smaps_rollup")
 KILL_GRACE_SECONDS = 10.0
@@ -63,11 +64,8 @@ def process_tree(root: int) -> list[int]:
 
 
 def rss_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as handle:
-            return int(handle.read().split()[1]) * PAGE_SIZE
-    except (OSError, IndexError, ValueError):
-        return 0
+    """The process's RSS now; 0 once it has ended."""
+    return resident_memory_bytes(pid) or 0
 
 
 def pss_bytes(pid: int) -> int | None:

@@ -7,23 +7,14 @@ line moves while the job is between reading and sending too. `memory` is this pr
 memory now: Beam's local runner holds every shuffle in memory, so a user watching a long backfill
 sees it coming before the machine runs out (README, Performance).
 """
-import os
 import sys
 import threading
 import time
 
+from pipeline.memory import resident_memory_bytes
 from transforms import counters
 
 PROGRESS_INTERVAL_SECONDS = 10.0
-
-
-def resident_memory_bytes() -> int | None:
-    """This process's resident set size now, from /proc (Linux); None where there is no /proc."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def progress_line(elapsed: float, counts: dict, previous_read: int, interval: float,
