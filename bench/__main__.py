@@ -294,9 +294,7 @@ class Bench:
             growth.append({"from": before["events"], "to": after["events"],
                            "wall_per_10x": _per_decade(before, after, "wall_seconds"),
                            "peak_rss_per_10x": _per_decade(before, after, "peak_rss_bytes"),
-                           "rss_bytes_per_extra_event": round(
-                               (after["peak_rss_bytes"] - before["peak_rss_bytes"])
-                               / (after["events"] - before["events"]), 1),
+                           "rss_bytes_per_extra_event": _per_extra_event(before, after, "peak_rss_bytes"),
                            "max_rss_bytes_per_extra_event": _per_extra_event(before, after, "max_rss_bytes")})
         return {"sizes": sizes, "points": points, "growth": growth}
 
