@@ -440,7 +440,6 @@ class Export:
 
     def __init__(self) -> None:
         self.lines: list[Line] = []
-        self.buckets: Counter = Counter()
         self.expected: list[tuple[Line, dict]] = []
         self.mapping: dict[str, str] = {}
         self.notes: dict[str, int] = Counter()  # sizes of the special lines, for the self-check
@@ -450,8 +449,12 @@ class Export:
         self.lines.append(line)
         return line
 
+    @property
+    def buckets(self) -> Counter:
+        """How many lines end in each bucket (blank lines are in none)."""
+        return Counter(line.bucket for line in self.lines if line.bucket)
+
     def _event(self, bucket: str, ev: dict, file=None, at=None) -> Line:
-        self.buckets[bucket] += 1
         return self._place(encode(ev), at or received_at(ev), file, bucket)
 
     # one method per bucket --------------------------------------------------
@@ -478,14 +481,12 @@ class Export:
         return self._event("skipped_by_integrations", ev, **kw)
 
     def invalid(self, data, *, at: datetime, file=None) -> Line:
-        self.buckets["invalid"] += 1
         return self._place(data if isinstance(data, bytes) else encode(data), at, file, "invalid")
 
     def duplicate(self, original: Line, *, at: datetime, file=None) -> Line:
         """A copy of a sent line is a duplicate; a copy of a skipped one is skipped for the same
         reason (the job deduplicates after its filters)."""
         bucket = "duplicates" if original.bucket == "sent" else original.bucket
-        self.buckets[bucket] += 1
         copy = self._place(original.data, at, file, bucket)
         original.copies.append(copy)
         return copy
@@ -1010,13 +1011,14 @@ def file_contents(x: Export) -> dict[ArchiveFile, list[Line]]:
 def summary(x: Export) -> dict:
     records = [r for _, r in x.expected]
     by_type = Counter(r["type"] for r in records)
+    buckets = x.buckets
     out = {
-        "read": sum(x.buckets[b] for b in Export.BUCKETS),
-        "invalid": x.buckets["invalid"],
-        "duplicates": x.buckets["duplicates"],
-        "skipped_by_integrations": x.buckets["skipped_by_integrations"],
-        "unsupported": x.buckets["unsupported"],
-        "filtered": x.buckets["filtered"],
+        "read": sum(buckets[b] for b in Export.BUCKETS),
+        "invalid": buckets["invalid"],
+        "duplicates": buckets["duplicates"],
+        "skipped_by_integrations": buckets["skipped_by_integrations"],
+        "unsupported": buckets["unsupported"],
+        "filtered": buckets["filtered"],
         "by_type": {t: by_type[t] for t in ("track", "identify", "group")},
         "unmapped": sum(1 for r in records if r["accountId"] is None),
         "sent": len(records),
