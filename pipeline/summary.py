@@ -6,11 +6,11 @@
 from apache_beam.metrics.metric import MetricsFilter
 
 from transforms import counters
-from transforms.tags import SENDABLE_TYPES
 
 SCALARS = (counters.READ,) + counters.OUTCOMES + (
-    counters.UNMAPPED, counters.REQUESTS, counters.RETRIES, counters.AMBIGUOUS_RETRIES,
-    counters.KEY_REJECTED, counters.BLANK_LINES, counters.UNREADABLE_FILES)
+    counters.UNMAPPED, counters.STITCHED, counters.REQUESTS, counters.RETRIES,
+    counters.AMBIGUOUS_RETRIES, counters.KEY_REJECTED, counters.OUTAGES, counters.OUTAGE_SECONDS,
+    counters.OUTAGE_STOPPED, counters.BLANK_LINES, counters.UNREADABLE_FILES)
 
 
 def counter_values(result) -> dict:
@@ -30,7 +30,7 @@ def build_summary(values: dict) -> dict:
     True
     """
     summary = {name: values.get(name, 0) for name in SCALARS}
-    summary["by_type"] = {kind: values.get(counters.by_type(kind), 0) for kind in SENDABLE_TYPES}
+    summary["by_type"] = {kind: values.get(counters.by_type(kind), 0) for kind in counters.SENT_TYPES}
     summary["unsupported_by_type"] = {
         kind: values.get(counters.unsupported_type(kind), 0) for kind in counters.UNSUPPORTED_TYPES}
     summary["balanced"] = summary[counters.READ] == sum(summary[name] for name in counters.OUTCOMES)

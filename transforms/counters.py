@@ -2,7 +2,7 @@
 
 Every event read ends in exactly one of OUTCOMES, so that
     read == invalid + duplicates + skipped_by_integrations + unsupported + filtered
-            + delivered + dead_lettered + previewed
+            + delivered + dead_lettered + previewed + already_settled + unsent
 """
 import threading
 from collections import Counter
@@ -28,9 +28,18 @@ REQUESTS = "requests"
 RETRIES = "retries"
 AMBIGUOUS_RETRIES = "ambiguous_retries"
 KEY_REJECTED = "key_rejected"          # dead-lettered unsent after the key was rejected repeatedly
+ALREADY_SETTLED = "already_settled"    # recorded in --checkpoint by an earlier run: not sent again
+UNSENT = "unsent"                      # held back because delivery stopped (interrupted, outage)
+STITCHED = "stitched"                  # sent events whose account came through an anonymousId link
+OUTAGES = "outages"                    # times the sink's circuit breaker opened
+OUTAGE_SECONDS = "outage_seconds"      # seconds it stayed open, summed over shards
+OUTAGE_STOPPED = "outage_stopped"      # shards that gave up after --max_outage_minutes
 
 OUTCOMES = (INVALID, DUPLICATES, SKIPPED_BY_INTEGRATIONS, UNSUPPORTED, FILTERED,
-            DELIVERED, DEAD_LETTERED, PREVIEWED)
+            DELIVERED, DEAD_LETTERED, PREVIEWED, ALREADY_SETTLED, UNSENT)
+
+# by_type keys of the summary: every call type some destination takes.
+SENT_TYPES = ("track", "identify", "group", "page")
 
 UNSUPPORTED_TYPES = ("page", "screen", "alias", "other")
 

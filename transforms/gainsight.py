@@ -61,7 +61,7 @@ def chunked(items, size: int):
 class ToRequestsFn(counters.CountingDoFn):
     """event -> (messageId, compact JSON body); counts by_type.<type>."""
 
-    BY_TYPE = {call_type: counters.by_type(call_type) for call_type in tags.SENDABLE_TYPES}
+    BY_TYPE = {call_type: counters.by_type(call_type) for call_type in counters.SENT_TYPES}
 
     def process(self, event):
         self.count(self.BY_TYPE[event["type"]])

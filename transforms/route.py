@@ -1,4 +1,5 @@
-"""Route events by call type: track, identify and group go on; the rest are counted per type.
+"""Route events by call type: those the destination takes go on (track, identify and group for
+Gainsight CS; page too for Gainsight PX); the rest are counted per type.
 
 One output, not one per type: the call type travels in the event, Whitelist looks only at
 tracks, and AttachAccountId treats each type by its own rule. Separate outputs would need a
@@ -11,9 +12,12 @@ from transforms import counters, tags
 
 
 class RouteFn(counters.CountingDoFn):
+    def __init__(self, call_types=tags.SENDABLE_TYPES):
+        self._call_types = frozenset(call_types)
+
     def process(self, sourced):
         call_type = sourced[1]["type"]
-        if call_type in tags.SENDABLE_TYPES:
+        if call_type in self._call_types:
             yield sourced
         else:
             self.count(counters.UNSUPPORTED)
@@ -21,8 +25,12 @@ class RouteFn(counters.CountingDoFn):
 
 
 class RouteByCallType(beam.PTransform):
-    """(origin, event) pairs -> those of track, identify and group events; page/screen/alias/other
-    counted."""
+    """(origin, event) pairs -> those whose call type is in `call_types`; the others counted
+    as unsupported, per type."""
+
+    def __init__(self, call_types=tags.SENDABLE_TYPES):
+        super().__init__()
+        self._call_types = tuple(call_types)
 
     def expand(self, events):
-        return events | beam.ParDo(RouteFn())
+        return events | beam.ParDo(RouteFn(self._call_types))

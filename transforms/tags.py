@@ -5,8 +5,12 @@ MAIN = "main"
 # Dead-letter records (dicts, see transforms.dead_letter.dead_letter_record).
 DEAD_LETTER = "dead_letter"
 
-# Call types Gainsight accepts; RouteByCallType lets them on.
+# Segment call types. Which of them are sent is the destination's choice (its call_types).
 TRACK = "track"
 IDENTIFY = "identify"
 GROUP = "group"
+PAGE = "page"
+SCREEN = "screen"
+ALIAS = "alias"
+# What Gainsight CS's Segment connector takes (the default destination).
 SENDABLE_TYPES = (TRACK, IDENTIFY, GROUP)

@@ -46,7 +46,7 @@ def test_delivers_exactly_the_selected_messages_once_with_their_account(sandbox,
         "invalid": 1, "duplicates": 1, "skipped_by_integrations": 1, "unsupported": 1, "filtered": 1,
         "delivered": 4, "dead_lettered": 0, "previewed": 0}
     assert summary["read"] == 9 and summary["balanced"] and summary["unmapped"] == 1
-    assert summary["by_type"] == {"track": 2, "identify": 1, "group": 1}
+    assert summary["by_type"] == {"track": 2, "identify": 1, "group": 1, "page": 0}
     assert [(r["stage"], r["raw"]) for r in result.dead_letters] == [("parse", '{"type": "track", "userId": ')]
     assert "delivered" in result.stdout and "balanced" in result.stdout
 
