@@ -8,7 +8,7 @@ Does what `python -m pipeline ... --preview PREFIX` does, with the job's own pur
 the job measures what Beam costs (and what the job's parallelism gains), not different logic:
 
     pass 1, files in path order, lines in order:
-        read -> parse_line -> gainsight_enabled -> route by type -> whitelist -> dedupe on
+        read -> parse_line -> enabled_for (consent) -> route by type -> whitelist -> dedupe on
         messageId (first seen wins: files are processed in sorted path order, so that is the
         job's "earliest (path, line number)") -> account_fact() collected per user_key();
         events naming their own account are written at once, the others are spilled
@@ -41,9 +41,10 @@ from transforms import counters
 from transforms.account_mapping import load_mapping
 from transforms.accounts import (AccountHistory, account_fact, mapped_account, own_account,
                                  user_key, with_account)
-from transforms.consent import gainsight_enabled
+from transforms.consent import enabled_for
 from transforms.dead_letter import dead_letter_record
-from transforms.gainsight import preview_line
+from transforms.destinations import gainsight_cs
+from transforms.sink import preview_line
 from transforms.jsonio import dumps_compact
 from transforms.parse import InvalidEvent, parse_line
 from transforms.read import iter_lines, open_events_file
@@ -52,6 +53,10 @@ from transforms.timestamps import event_instant
 from transforms.whitelist import is_whitelisted, parse_whitelist
 
 _BUFFER = 1 << 20
+# The benchmark runs the default destination, Gainsight CS.
+CONSENT_NAMES = gainsight_cs.DESTINATION.consent_names
+PREVIEW_PATH = gainsight_cs.DESTINATION.path
+PREVIEW_URL = gainsight_cs.DESTINATION.url(gainsight_cs.DESTINATION.base_urls["us"])
 SPILL_BATCH = 1000
 # what transforms.read.ReadLinesFn treats as a damaged file (gzip.BadGzipFile is an OSError)
 _READ_ERRORS = (OSError, EOFError, zlib.error)
@@ -109,7 +114,7 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
                 if account is None:
                     counts[counters.UNMAPPED] += 1
                 body = dumps_compact(with_account(event, account))
-                out.write(preview_line((event["messageId"], body)) + "\n")
+                out.write(preview_line((event["messageId"], body), PREVIEW_URL, PREVIEW_PATH) + "\n")
                 counts[counters.PREVIEWED] += 1
     finally:
         if dead is not None:
@@ -128,7 +133,7 @@ def _first_pass(raw, origin, counts, seen, allowed, facts, out, spill, dead):
                 "parse", str(err), raw=raw if err.raw is None else err.raw,
                 source=f"{origin[0]}:{origin[1]}")) + "\n")
         return
-    if not gainsight_enabled(event):
+    if not enabled_for(event, CONSENT_NAMES):
         counts[counters.SKIPPED_BY_INTEGRATIONS] += 1
         return
     call_type = event["type"]
@@ -149,7 +154,7 @@ def _first_pass(raw, origin, counts, seen, allowed, facts, out, spill, dead):
     if fact is not None:
         facts[user_key(event)].append(fact)
     if own_account(event) is not None:
-        out.write(preview_line((message_id, dumps_compact(event))) + "\n")
+        out.write(preview_line((message_id, dumps_compact(event)), PREVIEW_URL, PREVIEW_PATH) + "\n")
         counts[counters.PREVIEWED] += 1
     else:
         spill.add(event)

@@ -8,6 +8,7 @@ regex where the value has a known shape, so the template can never drift from th
 """
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -28,6 +29,8 @@ REGEXES = {
     "dead_letter_topic": [TOPIC_PATTERN.pattern],
     "access_key": [ACCESS_KEY_PATTERN.pattern],
     "access_key_secret": [SECRET_VERSION_PATTERN.pattern],
+    "px_api_key": [r"^AP-\S+$"],
+    "px_api_key_secret": [SECRET_VERSION_PATTERN.pattern],
     "gainsight_endpoint": [r"^https?://[^\s/]+(/.*)?$"],
     "dead_letter": [r"^gs://.+"],
     "account_mapping": [r"^gs://.+"],
@@ -39,7 +42,7 @@ for _name in ("batch_size", "max_concurrent_requests", "max_retries", "sink_para
     REGEXES[_name] = [INTEGER]
 for _name in ("max_requests_per_second", "http_timeout_seconds", "max_retry_seconds",
               "dedupe_window_hours", "account_mapping_refresh_minutes", "max_buffering_seconds",
-              "dead_letter_window_minutes"):
+              "dead_letter_window_minutes", "max_outage_minutes"):
     REGEXES[_name] = [NUMBER]
 
 
@@ -54,6 +57,8 @@ def template_parameters() -> list[dict]:
                      "helpText": action.help, "isOptional": True}
         if action.dest in REGEXES:
             parameter["regexes"] = REGEXES[action.dest]
+        elif action.choices:
+            parameter["regexes"] = ["^(" + "|".join(re.escape(choice) for choice in action.choices) + ")$"]
         parameters.append(parameter)
     return parameters
 
@@ -61,10 +66,12 @@ def template_parameters() -> list[dict]:
 def metadata() -> dict:
     return {
         "name": "Segment to Gainsight",
-        "description": "Delivers Segment Track, Identify and Group calls to Gainsight, attributed "
-                       "to the Salesforce account: live from Pub/Sub (streaming) or from Segment's "
-                       "archives in Cloud Storage (batch). Give exactly one of input, "
-                       "input_subscription, input_topic; and access_key_secret (preferred) or access_key.",
+        "description": "Delivers Segment calls to Gainsight CS (track, identify, group) or "
+                       "Gainsight PX (also page), attributed to the Salesforce account: live from "
+                       "Pub/Sub (streaming) or from Segment's archives in Cloud Storage (batch). "
+                       "Give exactly one of input, input_subscription, input_topic; and for "
+                       "destination gainsight access_key_secret (preferred) or access_key, for "
+                       "gainsight-px px_api_key_secret (preferred) or px_api_key.",
         "parameters": template_parameters(),
     }
 

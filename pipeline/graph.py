@@ -1,9 +1,12 @@
 """build_pipeline(): the job graph, step by step as in README's picture.
 
     Read ─► Parse ─► Consent ─► RouteByCallType ─► Whitelist ─► Dedupe ─► AttachAccountId ─► ToRequests ─► Batch ─► Deliver
-                                (track, identify,   (tracks only)
-                                 group go on)
+                                (the destination's (tracks only)
+                                 call types go on)
     every failure ─► DeadLetters
+
+The destination (transforms.destinations) decides which call types RouteByCallType lets on,
+which `integrations` names Consent honours, and what Deliver's requests look like.
 
 One chain, not branches per call type that a Flatten joins again: Beam's local runner writes the
 input of every Flatten out and reads it back. The filters come before Dedupe so that only events
@@ -16,12 +19,12 @@ are the Dataflow step names, the metric names and what `--update` matches on: ke
 import apache_beam as beam
 
 from pipeline.options import JobConfig
-from transforms import tags
+from transforms import destinations, tags
 from transforms.consent import FilterConsent
 from transforms.dead_letter import PublishDeadLetters, WriteDeadLetters
 from transforms.dedupe import DedupeByMessageId
 from transforms.enrich import AttachAccountId
-from transforms.gainsight import BatchRequests, DeliverToGainsight, PreviewRequests, ToRequests
+from transforms.sink import BatchRequests, DeliverRequests, PreviewRequests, ToRequests
 from transforms.parse import ParseEvents
 from transforms.read import ReadPubSubEvents, ReadSegmentFiles
 from transforms.route import RouteByCallType
@@ -35,11 +38,12 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
     {MAIN: ((source, n), bytes), DEAD_LETTER: records}); tests feed a TestStream through it.
     """
     streaming = config.streaming
+    destination = destinations.get(config.destination)
     lines = pipeline | "Read" >> (reader or _reader(config))
     parsed = lines[tags.MAIN] | "Parse" >> ParseEvents()
     requests = (parsed[tags.MAIN]
-                | "Consent" >> FilterConsent()
-                | "RouteByCallType" >> RouteByCallType()
+                | "Consent" >> FilterConsent(config.integration_names)
+                | "RouteByCallType" >> RouteByCallType(destination.call_types)
                 | "Whitelist" >> FilterWhitelist(config.track_whitelist)
                 | "Dedupe" >> DedupeByMessageId(streaming, config.dedupe_window_hours)
                 | "AttachAccountId" >> AttachAccountId(config.account_mapping, streaming,
@@ -47,12 +51,12 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
                 | "ToRequests" >> ToRequests())
     failures = [lines[tags.DEAD_LETTER], parsed[tags.DEAD_LETTER]]
     if config.preview:
-        _ = requests | "Preview" >> PreviewRequests(config.preview)
+        _ = requests | "Preview" >> PreviewRequests(config.preview, config.sink.url, destination.path)
     else:
         failures.append(requests
                         | "Batch" >> BatchRequests(config.sink.batch_size, config.sink.sink_parallelism,
                                                    streaming, config.max_buffering_seconds)
-                        | "Deliver" >> DeliverToGainsight(config.sink))
+                        | "Deliver" >> DeliverRequests(config.sink))
     _ = (failures
          | "AllFailures" >> beam.Flatten()
          | "DeadLetters" >> _dead_letter_writer(config))

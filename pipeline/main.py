@@ -13,10 +13,11 @@ from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions
 
 from pipeline.graph import build_pipeline
 from pipeline.progress import ProgressReporter
-from pipeline.options import (ACCESS_KEY_ENV, ConfigError, JobConfig, extract_access_key,
-                              resolve_config, unknown_flags)
+from pipeline.options import ConfigError, JobConfig, extract_keys, resolve_config, unknown_flags
 from pipeline.summary import build_summary, counter_values, format_table
+from transforms import destinations
 from transforms.counters import LOCAL_TALLY
+from transforms.key_check import REJECTED, VALID, check_key
 
 # Beam 2.77's DirectRunner first tries to download a Prism binary. Run a backfill on the
 # in-process FnApiRunner and a stream on the BundleBasedDirectRunner unless the user picks.
@@ -27,16 +28,21 @@ CANCEL_WAIT_SECONDS = 20.0
 
 
 def run(argv: list[str] | None = None, environ=None) -> int:
-    """Runs the job; returns the process exit code (see README: 0, 1, 2 or 3)."""
+    """Runs the job; returns the process exit code (see README: 0 to 5)."""
     try:
         options, config = configure(sys.argv[1:] if argv is None else argv,
                                     os.environ if environ is None else environ)
     except ConfigError as err:
         print(f"configuration error: {err}", file=sys.stderr)
         return 2
+    dry_run = options.view_as(TestOptions).dry_run
+    if not dry_run:
+        code = _check_key_before_reading(config)
+        if code:
+            return code
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, config)
-    if options.view_as(TestOptions).dry_run:
+    if dry_run:
         pipeline.run()
         print("dry run: the job graph was built and not submitted")
         return 0
@@ -48,17 +54,40 @@ def run(argv: list[str] | None = None, environ=None) -> int:
 def configure(argv: list[str], environ) -> tuple[PipelineOptions, JobConfig]:
     """Flags -> (Beam options without the access key, validated JobConfig); picks the local
     runner when none is given. Raises ConfigError naming the flag."""
-    access_key, argv = extract_access_key(list(argv))
+    keys, argv = extract_keys(list(argv))
     unknown = unknown_flags(argv)
     if unknown:
         raise ConfigError(unknown[0], "unknown flag (see --help)")
     options = PipelineOptions(argv)
-    config = resolve_config(options, access_key, environ)
+    config = resolve_config(options, keys, environ)
     standard = options.view_as(StandardOptions)
     standard.streaming = standard.streaming or config.streaming
     if not standard.runner:
         standard.runner = DEFAULT_STREAMING_RUNNER if config.streaming else DEFAULT_BATCH_RUNNER
     return options, config
+
+
+def _check_key_before_reading(config: JobConfig) -> int:
+    """The destination's key check (Gainsight PX: POST []), when it has one and the key is known
+    here (not --preview, not read from Secret Manager on the workers). 0 to go on, else the
+    exit code: 3 the key was rejected, 5 the destination did not answer."""
+    destination = destinations.get(config.destination)
+    key = config.sink.access_key.reveal()
+    if destination.key_check is None or config.preview or not key:
+        return 0
+    result = check_key(destination, config.sink.endpoint, key, config.sink.retry_policy,
+                       config.sink.ca_bundle)
+    if result.verdict == VALID:
+        return 0
+    flag = destination.credential.flag
+    if result.verdict == REJECTED:
+        print(f"error: {destination.title} rejected the key ({result.detail}): check {flag} (or "
+              f"{destination.credential.env}); nothing was read or sent", file=sys.stderr)
+        return 3
+    print(f"error: {destination.title}'s key check at {config.sink.url} got no usable answer "
+          f"({result.detail}); nothing was read or sent. Check --gainsight_endpoint / "
+          f"--px_region and the network, then run again", file=sys.stderr)
+    return 5
 
 
 def _is_remote(runner: str) -> bool:
@@ -137,12 +166,22 @@ def _report(summary: dict, config: JobConfig) -> int:
         with FileSystems.create(config.summary) as out:  # local (parents created) or gs://
             out.write(json.dumps(summary, indent=2, sort_keys=True).encode("utf-8"))
         print(f"summary: {config.summary}")
+    destination = destinations.get(config.destination)
     if summary["key_rejected"]:
-        print(f"error: Gainsight rejected the access key repeatedly (HTTP 401/403), so delivery "
-              f"stopped; {summary['dead_lettered']} undelivered events are in the dead letter. "
-              f"Check --access_key (or {ACCESS_KEY_ENV}) and replay the dead letter with --input.",
-              file=sys.stderr)
+        credential = destination.credential
+        print(f"error: {destination.title} rejected the key repeatedly (HTTP 401/403), so "
+              f"delivery stopped; {summary['dead_lettered']} undelivered events are in the dead "
+              f"letter. Check {credential.flag} (or {credential.env}) and replay the dead letter "
+              f"with --input.", file=sys.stderr)
         return 3
+    if summary["outage_stopped"]:
+        held = (f"{summary['unsent']} events were not sent; run the same command again to resume"
+                if config.sink.hold_on_outage else
+                f"{summary['dead_lettered']} undelivered events are in the dead letter (with "
+                f"--checkpoint they would have waited for a resume instead)")
+        print(f"error: {destination.title} was unreachable for longer than --max_outage_minutes, "
+              f"so delivery stopped; {held}.", file=sys.stderr)
+        return 5
     if not summary["balanced"]:
         print("error: the counts do not add up (see the table); please report this", file=sys.stderr)
         return 1

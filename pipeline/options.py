@@ -1,8 +1,8 @@
 """The job's flags (one PipelineOptions class) and their start-up validation.
 
 resolve_config() turns parsed flags into a JobConfig or raises ConfigError naming the flag,
-before any data is read. The access key is taken out of argv first (extract_access_key), so it
-never travels in the pipeline options that runners display and log.
+before any data is read. The keys (--access_key, --px_api_key) are taken out of argv first
+(extract_keys), so they never travel in the pipeline options that runners display and log.
 """
 import ipaddress
 import os
@@ -14,13 +14,15 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.options.pipeline_options import _BeamArgumentParser
 
+from transforms import destinations
 from transforms.account_mapping import MappingError, load_mapping
-from transforms.gainsight import SinkConfig
 from transforms.http_delivery import RetryPolicy
-from transforms.secrets import SECRET_VERSION_PATTERN, Secret, is_access_key_shaped
+from transforms.secrets import SECRET_VERSION_PATTERN, Secret
+from transforms.sink import SinkConfig
 
-ACCESS_KEY_ENV = "GAINSIGHT_ACCESS_KEY"
-DEFAULT_ENDPOINT = "https://event.gainsight.com"
+ACCESS_KEY_ENV = destinations.get("gainsight").credential.env
+# Flags that carry a key: taken out of argv before Beam sees it.
+KEY_FLAGS = tuple(destination.credential.flag for destination in destinations.DESTINATIONS.values())
 DEFAULT_DEAD_LETTER = "output/dead-letter/dead-letter"
 # A project id as Beam's Pub/Sub source and sink accept it (6 to 63 characters: lowercase
 # letters, digits, "-", and ":" or "." for domain-scoped projects, starting with a letter).
@@ -58,17 +60,39 @@ class SegmentToGainsightOptions(PipelineOptions):
         add("--input_topic", default=None, metavar="projects/P/topics/T",
             help="Streaming: read from this Pub/Sub topic through a temporary subscription "
                  "(prefer --input_subscription in production: nothing is kept while the job is down).")
-        add("--gainsight_endpoint", default=DEFAULT_ENDPOINT,
-            help="Base URL of Gainsight's event endpoint; requests go to "
-                 "<endpoint>/clickstream/segmentio/event. Must be https:// unless the host is "
-                 "loopback or --allow_insecure_endpoint is given.")
+        add("--destination", default=destinations.DEFAULT, choices=sorted(destinations.DESTINATIONS),
+            help="Where the events go: gainsight (Gainsight CS's Segment connector: track, "
+                 "identify, group) or gainsight-px (Gainsight PX: track, identify, group, page).")
+        add("--px_region", default="us", choices=destinations.get("gainsight-px").regions,
+            help="Gainsight PX data center (--destination gainsight-px): us "
+                 "(segment-esp.aptrinsic.com), eu or us2.")
+        add("--gainsight_endpoint", default=None,
+            help="Base URL that replaces the destination's own (tests, the sandbox, a proxy); "
+                 "the path is always the destination's (/clickstream/segmentio/event, or "
+                 "/rte/segmentio/v1/push for PX). Must be https:// unless the host is loopback "
+                 "or --allow_insecure_endpoint is given.")
         add("--access_key", default=None,
-            help=f"Gainsight access key (a 36-character UUID). Prefer the {ACCESS_KEY_ENV} "
+            help=f"Gainsight CS access key (a 36-character UUID). Prefer the {ACCESS_KEY_ENV} "
                  "environment variable: a flag is visible in the process list. Never logged.")
         add("--access_key_secret", default=None, metavar="projects/P/secrets/S/versions/V",
             help="Read the access key from this Secret Manager secret version, once per worker "
                  "(instead of --access_key). The workers' service account needs "
                  "roles/secretmanager.secretAccessor.")
+        add("--px_api_key", default=None,
+            help="Gainsight PX product key (AP-..., PX: Administration > Products), for "
+                 "--destination gainsight-px. Prefer the GAINSIGHT_PX_API_KEY environment "
+                 "variable. Never logged.")
+        add("--px_api_key_secret", default=None, metavar="projects/P/secrets/S/versions/V",
+            help="Read the PX key from this Secret Manager secret version, once per worker "
+                 "(instead of --px_api_key).")
+        add("--integration_name", action="append", default=None, metavar="NAME",
+            help="The name(s) the destination has in an event's `integrations` object, "
+                 "replacing its defaults (Gainsight; for PX \"Gainsight PX Cloud (Actions)\" and "
+                 "\"Actions Gainsight PX Cloud\"). Repeat the flag for several names.")
+        add("--max_outage_minutes", type=float, default=60.0,
+            help="A backfill whose destination stays unreachable this long stops delivering "
+                 "(exit 5): with --checkpoint the same command resumes later, without it the "
+                 "undelivered events go to the dead letter. A stream keeps waiting.")
         add("--track_whitelist", default="",
             help="Comma-separated track event names to send; empty sends every track event. "
                  "Case and separators are ignored: 'Order Completed' matches 'order_completed'.")
@@ -133,6 +157,8 @@ class JobConfig:
     preview: str | None
     summary: str | None
     sink: SinkConfig
+    destination: str = destinations.DEFAULT
+    integration_names: tuple = ("Gainsight",)
     input_subscription: str | None = None
     input_topic: str | None = None
     dead_letter_topic: str | None = None
@@ -147,17 +173,22 @@ class JobConfig:
         return bool(self.input_subscription or self.input_topic)
 
 
-def extract_access_key(argv: list[str]) -> tuple[str | None, list[str]]:
-    """(key from --access_key, argv without it); the key then lives only in the sink's config."""
-    key, rest, args = None, [], iter(argv)
+def extract_keys(argv: list[str]) -> tuple[dict, list[str]]:
+    """({flag: key} of KEY_FLAGS, argv without them); a key then lives only in the sink's config.
+
+    >>> extract_keys(["--input", "x", "--px_api_key", "AP-1", "--access_key=K"])
+    ({'--px_api_key': 'AP-1', '--access_key': 'K'}, ['--input', 'x'])
+    """
+    keys, rest, args = {}, [], iter(argv)
     for arg in args:
-        if arg == "--access_key":
-            key = next(args, "")
-        elif arg.startswith("--access_key="):
-            key = arg.split("=", 1)[1]
-        else:
+        flag = arg.split("=", 1)[0]
+        if flag not in KEY_FLAGS:
             rest.append(arg)
-    return key, rest
+        elif "=" in arg:
+            keys[flag] = arg.split("=", 1)[1]
+        else:
+            keys[flag] = next(args, "")
+    return keys, rest
 
 
 def unknown_flags(argv: list[str]) -> list[str]:
@@ -172,9 +203,11 @@ def unknown_flags(argv: list[str]) -> list[str]:
     return [arg for arg in unknown if arg.startswith("-")]
 
 
-def resolve_config(options: PipelineOptions, access_key: str | None, environ=os.environ) -> JobConfig:
-    """Validates the flags; raises ConfigError naming the first bad one."""
+def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> JobConfig:
+    """Validates the flags (`keys`: {flag: key} from extract_keys); raises ConfigError naming
+    the first bad one."""
     opts = options.view_as(SegmentToGainsightOptions)
+    destination = destinations.get(opts.destination)
     runner = options.view_as(StandardOptions).runner or ""
     inputs = tuple(opts.input or ())
     sources = [bool(inputs), bool(opts.input_subscription), bool(opts.input_topic)]
@@ -195,12 +228,16 @@ def resolve_config(options: PipelineOptions, access_key: str | None, environ=os.
     elif opts.dead_letter_topic:
         raise ConfigError("--dead_letter_topic", "is for streaming; a backfill writes --dead_letter files")
     preview = opts.preview
-    key = access_key if access_key is not None else environ.get(ACCESS_KEY_ENV)
-    if opts.access_key_secret and key:
-        raise ConfigError("--access_key_secret", f"give either it or --access_key / {ACCESS_KEY_ENV}, not both")
-    if not preview and not opts.access_key_secret:
-        _check_access_key(key)
-    _check_endpoint(opts.gainsight_endpoint, opts.allow_insecure_endpoint)
+    _check_pattern("--px_api_key_secret", opts.px_api_key_secret, SECRET_VERSION_PATTERN)
+    key, key_secret = _destination_key(destination, opts, keys, environ, preview)
+    if opts.px_region not in destination.base_urls:
+        raise ConfigError("--px_region", f"is for --destination gainsight-px; {destination.name} "
+                          "has one endpoint")
+    endpoint = opts.gainsight_endpoint or destination.base_urls[opts.px_region]
+    _check_endpoint(endpoint, opts.allow_insecure_endpoint)
+    names = tuple(opts.integration_name or destination.consent_names)
+    if any(not name.strip() for name in names):
+        raise ConfigError("--integration_name", "must not be empty")
     if opts.account_mapping and "://" not in opts.account_mapping:
         try:
             load_mapping(opts.account_mapping)
@@ -218,8 +255,9 @@ def resolve_config(options: PipelineOptions, access_key: str | None, environ=os.
         if not getattr(opts, flag.lstrip("-")) > 0:
             raise ConfigError(flag, "must be greater than 0")
     sink = SinkConfig(
-        endpoint=opts.gainsight_endpoint,
+        endpoint=endpoint,
         access_key=Secret(key or ""),
+        destination=destination.name,
         batch_size=opts.batch_size,
         max_concurrent_requests=opts.max_concurrent_requests,
         max_requests_per_second=opts.max_requests_per_second,
@@ -228,8 +266,10 @@ def resolve_config(options: PipelineOptions, access_key: str | None, environ=os.
                                  timeout_seconds=opts.http_timeout_seconds,
                                  max_retry_seconds=opts.max_retry_seconds),
         ca_bundle=opts.ca_bundle,
-        access_key_secret=opts.access_key_secret)
+        access_key_secret=key_secret,
+        max_outage_seconds=None if streaming else opts.max_outage_minutes * 60)
     return JobConfig(inputs=inputs, track_whitelist=opts.track_whitelist or "",
+                     destination=destination.name, integration_names=names,
                      account_mapping=opts.account_mapping, dead_letter=opts.dead_letter,
                      preview=preview, summary=opts.summary, sink=sink,
                      input_subscription=opts.input_subscription, input_topic=opts.input_topic,
@@ -252,13 +292,30 @@ def _check_pattern(flag: str, value: str | None, pattern: re.Pattern, hint: str 
         raise ConfigError(flag, f"expected the shape {pattern.pattern}{hint}, got {value!r}")
 
 
-def _check_access_key(key: str | None):
-    if not key:
-        raise ConfigError("--access_key", f"missing: give --access_key or set {ACCESS_KEY_ENV} "
-                          "(or --access_key_secret)")
-    if not is_access_key_shaped(key):
-        raise ConfigError("--access_key", f"must be a 36-character UUID "
-                          f"(like 35a84f9e-7084-47a1-b8a5-593444e9e862); got {len(key)} characters")
+def _destination_key(destination, opts, keys: dict, environ, preview) -> tuple[str | None, str | None]:
+    """(key, Secret Manager version) of the destination in use, checked: a key that is given
+    is checked in every mode; one is required unless previewing or read from Secret Manager.
+    Another destination's key flag is an error (it would not be used)."""
+    credential = destination.credential
+    for other in destinations.DESTINATIONS.values():
+        flag = other.credential.flag
+        if other is not destination and (keys.get(flag) or getattr(opts, other.credential.secret_flag.lstrip("-"))):
+            raise ConfigError(flag if keys.get(flag) else other.credential.secret_flag,
+                              f"is for --destination {other.name}, not {destination.name}")
+    key = keys.get(credential.flag)
+    key = key if key is not None else environ.get(credential.env)
+    secret = getattr(opts, credential.secret_flag.lstrip("-"))
+    if secret and key:
+        raise ConfigError(credential.secret_flag,
+                          f"give either it or {credential.flag} / {credential.env}, not both")
+    if key:
+        problem = credential.problem(key)
+        if problem:
+            raise ConfigError(credential.flag, problem)
+    elif not preview and not secret:
+        raise ConfigError(credential.flag, f"missing: give {credential.flag} or set "
+                          f"{credential.env} (or {credential.secret_flag})")
+    return key, secret
 
 
 def _check_endpoint(endpoint: str, allow_insecure: bool):

@@ -1,42 +1,52 @@
-"""Honour the event's `integrations` object, as Segment does for its Gainsight destination.
+"""Honour the event's `integrations` object, as Segment does for a destination.
 
->>> gainsight_enabled({"integrations": {"All": False, "Gainsight": True}})
+A destination runs unless one of its names is false, or `All` is false and none of its names is
+enabled (true, or an object of destination options). Names are case-sensitive.
+
+>>> enabled_for({"integrations": {"All": False, "Gainsight": True}}, ("Gainsight",))
 True
->>> gainsight_enabled({"integrations": {"Gainsight": False}})
+>>> enabled_for({"integrations": {"Gainsight": False}}, ("Gainsight",))
 False
+>>> enabled_for({"integrations": {"Gainsight": False}}, ("Gainsight PX Cloud (Actions)",))
+True
 """
 import apache_beam as beam
 
 from transforms import counters
 
-DESTINATION = "Gainsight"  # case-sensitive, as in Segment
 
-
-def gainsight_enabled(event: dict) -> bool:
-    """False when integrations.Gainsight is false, or integrations.All is false and
-    integrations.Gainsight is not enabled (true, or an object of destination options)."""
+def enabled_for(event: dict, names) -> bool:
+    """False when integrations.<a name> is false, or integrations.All is false and no name is
+    enabled; True otherwise (no integrations at all included)."""
     integrations = event.get("integrations")
     if not integrations:
         return True
-    setting = integrations.get(DESTINATION)
-    if setting is False:
+    settings = [integrations.get(name) for name in names]
+    if any(setting is False for setting in settings):
         return False
-    if setting is True or isinstance(setting, dict):
+    if any(setting is True or isinstance(setting, dict) for setting in settings):
         return True
     return integrations.get("All") is not False
 
 
 class KeepConsentedFn(counters.CountingDoFn):
+    def __init__(self, names):
+        self._names = tuple(names)
+
     def process(self, sourced):
-        if gainsight_enabled(sourced[1]):
+        if enabled_for(sourced[1], self._names):
             yield sourced
         else:
             self.count(counters.SKIPPED_BY_INTEGRATIONS)
 
 
 class FilterConsent(beam.PTransform):
-    """(origin, event) pairs -> those whose event's `integrations` let Gainsight receive it
-    (others counted)."""
+    """(origin, event) pairs -> those whose event's `integrations` let the destination, known
+    by `names`, receive it (others counted)."""
+
+    def __init__(self, names):
+        super().__init__()
+        self._names = tuple(names)
 
     def expand(self, events):
-        return events | beam.ParDo(KeepConsentedFn())
+        return events | beam.ParDo(KeepConsentedFn(self._names))

@@ -1,9 +1,13 @@
-"""Deliver one request body to Gainsight with retries, backoff and a shared rate limit.
+"""Deliver request bodies to a destination with retries, backoff, a shared rate limit and a
+circuit breaker. Names no destination: what a request looks like and what an answer means come
+from the transforms.destinations module in use.
 
 Plain Python (no Beam) so that it is tested directly against the sandbox over real HTTP:
 
-    sender = GainsightSender(make_session(key, 16), event_url(endpoint), policy, RateLimiter(50))
-    outcome = sender.send('{"type":"track",...}')  # -> Outcome(delivered=True, status=200, ...)
+    sender = RequestSender(make_session(headers, 16), destination.url(base), policy, RateLimiter(50),
+                           destination)
+    sender.send('{"type":"track",...}')          # -> Outcome(delivered=True, status=200, ...)
+    sender.send_request([body1, body2])           # -> [Outcome, Outcome], one per event
 
 Retry policy (Segment's own destination retried 429, 5xx and connection errors):
 - 2xx: delivered.
@@ -14,8 +18,13 @@ Retry policy (Segment's own destination retried 429, 5xx and connection errors):
 - a request is also given up when its retries would outlast `max_retry_seconds`.
 - 401/403 mean the key is wrong: after AUTH_FAILURES_BEFORE_STOP of them in a row the sender
   stops sending and every later body is returned undelivered at once (`key_rejected`).
+- a circuit breaker (transforms.circuit_breaker) sees every attempt: while the destination is
+  down, attempts wait for it instead of spending their retries, and one probe goes out at
+  growing intervals; past --max_outage_minutes every waiting body is returned undelivered with
+  `outage_stopped`.
 """
 import email.utils
+import base64
 import random
 import threading
 import time
@@ -24,15 +33,12 @@ from dataclasses import dataclass
 import requests
 from requests.adapters import HTTPAdapter
 
-EVENT_PATH = "/clickstream/segmentio/event"
+from transforms.circuit_breaker import NEVER_OPEN, OUTAGE, REACHABLE, CircuitBreaker, OutageTooLong
+from transforms.destinations.base import DELIVERED, KEY_REJECTED, REJECTED, RETRY, Destination
+
 AUTH_STATUSES = (401, 403)
 AUTH_FAILURES_BEFORE_STOP = 5
 MAX_REASON_CHARS = 300
-
-
-def event_url(endpoint: str) -> str:
-    """'https://event.gainsight.com/' -> 'https://event.gainsight.com/clickstream/segmentio/event'."""
-    return endpoint.rstrip("/") + EVENT_PATH
 
 
 @dataclass(frozen=True)
@@ -107,40 +113,63 @@ class Outcome:
     delivered: bool
     status: int | None      # last HTTP status, None when no response arrived
     attempts: int
-    reason: str = ""        # why it was not delivered (never contains the access key)
+    reason: str = ""        # why it was not delivered (never contains the key)
     ambiguous_retries: int = 0  # retries after a timeout, when the first send may have landed
-    key_rejected: bool = False  # not sent because the endpoint kept rejecting the access key
+    key_rejected: bool = False  # not sent because the endpoint kept rejecting the key
+    outage_stopped: bool = False  # not delivered: the destination was down past --max_outage_minutes
 
 
-def make_session(access_key: str, max_connections: int, ca_bundle: str | None = None):
-    """A pooled requests.Session that sends the accessKey header on every request."""
+def make_session(headers: dict, max_connections: int, ca_bundle: str | None = None):
+    """A pooled requests.Session that sends `headers` (the destination's credential) on every
+    request."""
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, max_connections), max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    session.headers.update({"accessKey": access_key, "Content-Type": "application/json"})
+    session.headers.update({**headers, "Content-Type": "application/json"})
     session.verify = ca_bundle or True
     return session
 
 
-class GainsightSender:
-    """Sends one body at a time (thread-safe: share one sender across a pool's threads)."""
+def secret_forms(key: str, headers: dict) -> tuple:
+    """Every form the key may be quoted back in: itself and each header value carrying it."""
+    forms = [key] + [value for value in headers.values() if key and key in _decoded(value)]
+    return tuple(form for form in forms if form)
+
+
+def _decoded(value: str) -> str:
+    token = value.split(" ", 1)[-1]
+    try:
+        return value + base64.b64decode(token, validate=True).decode("utf-8", "replace")
+    except ValueError:
+        return value
+
+
+class RequestSender:
+    """Sends requests of one or more bodies (thread-safe: share one sender across a pool)."""
 
     def __init__(self, session, url: str, policy: RetryPolicy, limiter: RateLimiter,
-                 secret: str = "", sleep=time.sleep, clock=time.monotonic,
-                 rng: random.Random | None = None, max_in_flight: int = 1024):
+                 destination: Destination, secrets: tuple = (), sleep=time.sleep,
+                 clock=time.monotonic, rng: random.Random | None = None, max_in_flight: int = 1024,
+                 breaker: CircuitBreaker | None = None):
         self._session = session
         # Bounds requests on the wire; threads waiting out a backoff do not hold a place.
         self._in_flight = threading.BoundedSemaphore(max_in_flight)
         self._url = url
         self._policy = policy
         self._limiter = limiter
-        self._secret = secret
+        self._destination = destination
+        self._secrets = tuple(secrets)
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
+        self._breaker = breaker or NEVER_OPEN
         self._auth_failures_in_a_row = 0
         self._lock = threading.Lock()
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
 
     @property
     def key_rejected(self) -> bool:
@@ -148,50 +177,93 @@ class GainsightSender:
         return self._auth_failures_in_a_row >= AUTH_FAILURES_BEFORE_STOP
 
     def send(self, body: str) -> Outcome:
-        data = body.encode("utf-8")
-        attempts = ambiguous = 0
-        started = self._clock()
+        """One body in one request."""
+        return self.send_request([body])[0]
+
+    def send_request(self, bodies: list[str]) -> list[Outcome]:
+        """Bodies of one request -> one Outcome each, in order. Events the answer settles leave
+        the request; those it says to retry go again, together, until their budget is spent."""
+        outcomes: list[Outcome | None] = [None] * len(bodies)
+        pending = list(range(len(bodies)))
+        attempts = ambiguous = retries = 0
+        started = first_started = self._clock()
         while True:
             status = retry_after = None
+            timed_out = False
             try:
-                response = self._post(data)
+                response = self._post(self._destination.encode([bodies[i] for i in pending]))
                 attempts += 1
             except _KeyRejected:
-                return Outcome(False, None, attempts, KEY_REJECTED_REASON, ambiguous,
-                               key_rejected=True)
+                return self._finish(outcomes, pending, Outcome(
+                    False, None, attempts, key_rejected_reason(self._destination), ambiguous,
+                    key_rejected=True))
+            except OutageTooLong:
+                return self._finish(outcomes, pending, Outcome(
+                    False, None, attempts, outage_reason(self._policy), ambiguous,
+                    outage_stopped=True))
             except requests.exceptions.ReadTimeout:
                 attempts += 1
                 reason = f"timed out after {self._policy.timeout_seconds}s waiting for a response"
                 timed_out = True
+                self._breaker.record(OUTAGE)
             except requests.exceptions.RequestException as err:
                 attempts += 1
                 reason = f"connection error: {type(err).__name__}"
-                timed_out = False
+                self._breaker.record(OUTAGE)
             else:
                 status = response.status_code
-                if 200 <= status < 300:
-                    return Outcome(True, status, attempts, ambiguous_retries=ambiguous)
+                self._breaker.record(OUTAGE if 500 <= status <= 599 else REACHABLE)
+                verdicts = self._destination.classify(status, response.text, len(pending))
                 reason = self._describe(response)
-                if not is_retryable(status):
-                    return Outcome(False, status, attempts, reason, ambiguous)
+                still = []
+                for index, verdict in zip(pending, verdicts):
+                    if verdict == DELIVERED:
+                        outcomes[index] = Outcome(True, status, attempts, ambiguous_retries=ambiguous)
+                    elif verdict in (REJECTED, KEY_REJECTED):
+                        outcomes[index] = Outcome(False, status, attempts, reason, ambiguous)
+                    else:
+                        still.append(index)
+                pending = still
+                if not pending:
+                    return outcomes
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                timed_out = False
-            if attempts > self._policy.max_retries:
-                return Outcome(False, status, attempts,
-                               f"gave up after {attempts} attempts: {reason}", ambiguous)
-            delay = self._delay(attempts, retry_after)
+            if self._breaker.is_open:
+                # The destination is down: this is not the request's fault, so it waits for the
+                # breaker (before_attempt) instead of spending its retries.
+                ambiguous += timed_out
+                retries, started = 0, self._clock()
+                continue
+            retries += 1
+            if retries > self._policy.max_retries and self._breaker.silent_since(first_started):
+                # Out of retries, and nothing answered anywhere since this request began: the
+                # destination is down, not this request's problem. Wait for it.
+                self._breaker.trip()
+                retries, started = 0, self._clock()
+                continue
+            if retries > self._policy.max_retries:
+                return self._finish(outcomes, pending, Outcome(
+                    False, status, attempts, f"gave up after {attempts} attempts: {reason}", ambiguous))
+            delay = self._delay(retries, retry_after)
             if self._clock() - started + delay > self._policy.max_retry_seconds:
-                return Outcome(False, status, attempts,
-                               f"gave up after {attempts} attempts: retrying would take longer "
-                               f"than {self._policy.max_retry_seconds:g}s: {reason}", ambiguous)
+                return self._finish(outcomes, pending, Outcome(
+                    False, status, attempts, f"gave up after {attempts} attempts: retrying would "
+                    f"take longer than {self._policy.max_retry_seconds:g}s: {reason}", ambiguous))
             if status == 429:
                 self._limiter.hold_off(delay)
             ambiguous += timed_out
             self._sleep(delay)
 
+    @staticmethod
+    def _finish(outcomes, pending, outcome) -> list[Outcome]:
+        for index in pending:
+            outcomes[index] = outcome
+        return outcomes
+
     def _post(self, data: bytes):
         """One paced attempt on the wire; raises _KeyRejected, without sending, once the key is
-        known to be bad (checked while holding a place on the wire, so no request races it)."""
+        known to be bad (checked while holding a place on the wire, so no request races it),
+        and OutageTooLong once the breaker gave up."""
+        self._breaker.before_attempt()
         with self._in_flight:
             if self.key_rejected:
                 raise _KeyRejected()
@@ -205,27 +277,37 @@ class GainsightSender:
                     self._auth_failures_in_a_row = 0
             return response
 
-    def _delay(self, attempts, retry_after) -> float:
+    def _delay(self, retries, retry_after) -> float:
         if retry_after is None:
-            return self._policy.backoff(attempts, self._rng)
+            return self._policy.backoff(retries, self._rng)
         return min(retry_after, self._policy.max_retry_after_seconds)
 
     def _describe(self, response) -> str:
         text = " ".join(response.text.split())[:MAX_REASON_CHARS]
         reason = f"HTTP {response.status_code}: {text}" if text else f"HTTP {response.status_code}"
         if response.status_code in AUTH_STATUSES:
-            reason += " (the endpoint rejected the access key: check --access_key)"
-        return redact(reason, self._secret)
+            reason += (f" (the endpoint rejected the key: check "
+                       f"{self._destination.credential.flag})")
+        return redact(reason, self._secrets)
 
 
 class _KeyRejected(Exception):
-    """Raised by GainsightSender._post instead of sending once the key has been rejected."""
+    """Raised by RequestSender._post instead of sending once the key has been rejected."""
 
 
-KEY_REJECTED_REASON = (f"not sent: the endpoint rejected the access key {AUTH_FAILURES_BEFORE_STOP} "
-                       "times in a row (HTTP 401/403), so delivery stopped; check --access_key")
+def key_rejected_reason(destination: Destination) -> str:
+    return (f"not sent: the endpoint rejected the key {AUTH_FAILURES_BEFORE_STOP} times in a row "
+            f"(HTTP 401/403), so delivery stopped; check {destination.credential.flag}")
 
 
-def redact(text: str, secret: str) -> str:
-    """text with every occurrence of secret replaced by ***."""
-    return text.replace(secret, "***") if secret else text
+def outage_reason(policy: RetryPolicy) -> str:
+    return ("not delivered: the destination was unreachable (connection errors, timeouts or 5xx "
+            "on every attempt) for longer than --max_outage_minutes, so delivery stopped")
+
+
+def redact(text: str, secrets) -> str:
+    """text with every occurrence of each secret (a str or a tuple of forms) replaced by ***."""
+    for secret in ((secrets,) if isinstance(secrets, str) else secrets):
+        if secret:
+            text = text.replace(secret, "***")
+    return text

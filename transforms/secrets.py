@@ -1,8 +1,9 @@
-"""The Gainsight access key: its shape, and where it comes from on a worker.
+"""A destination's key: where it comes from on a worker, and the UUID shape of an access key.
 
-The key comes either from the job's configuration (`--access_key` / $GAINSIGHT_ACCESS_KEY,
-held in a Secret that prints as <redacted>) or from Secret Manager (`--access_key_secret
-projects/P/secrets/S/versions/V`), read once per worker in the sink's setup(). It is never logged.
+The key comes either from the job's configuration (`--access_key` / $GAINSIGHT_ACCESS_KEY, or
+the destination's own flag, held in a Secret that prints as <redacted>) or from Secret Manager
+(`--access_key_secret projects/P/secrets/S/versions/V`, or the destination's own secret flag),
+read once per worker in the sink's setup(). It is never logged.
 """
 import re
 
@@ -44,16 +45,25 @@ def fetch_secret(version_name: str, client=None) -> str:
     return response.payload.data.decode("utf-8").strip()
 
 
-def resolve_access_key(secret: Secret, secret_version: str | None, client_factory=None) -> str:
+def resolve_access_key(secret: Secret, secret_version: str | None, client_factory=None,
+                       credential=None) -> str:
     """The key to send: from Secret Manager when `secret_version` is set, else `secret`.
 
-    Raises ValueError naming --access_key_secret (never the value) when the secret does not
-    hold a key-shaped value.
+    `credential` (a destinations.base.Credential) says what a key must look like; without one,
+    a 36-character UUID access key. Raises ValueError naming the secret flag (never the value)
+    when the secret does not hold a well-formed key.
     """
     if not secret_version:
         return secret.reveal()
     key = fetch_secret(secret_version, client_factory() if client_factory else None)
-    if not is_access_key_shaped(key):
-        raise ValueError(f"--access_key_secret: {secret_version} does not hold a 36-character "
-                         f"UUID access key ({len(key)} characters)")
+    if credential is None:
+        problem = None if is_access_key_shaped(key) else (
+            f"does not hold a 36-character UUID access key ({len(key)} characters)")
+        flag = "--access_key_secret"
+    else:
+        problem = credential.problem(key)
+        problem = problem and f"does not hold a well-formed key: it {problem}"
+        flag = credential.secret_flag
+    if problem:
+        raise ValueError(f"{flag}: {secret_version} {problem}")
     return key

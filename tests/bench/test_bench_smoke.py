@@ -13,7 +13,7 @@ from bench.__main__ import arrival_rates, diff_previews, expectation_differences
 from bench.baseline import run as run_baseline
 from bench.generate import generate
 from bench.measure import measure
-from transforms.consent import gainsight_enabled
+from transforms.consent import enabled_for
 from transforms.parse import InvalidEvent, parse_line
 from transforms.tags import SENDABLE_TYPES
 from transforms.whitelist import is_whitelisted, parse_whitelist
@@ -67,7 +67,7 @@ def test_generator_writes_the_requested_count_and_mix(tmp_path):
         if message_ids[event["messageId"]] == 1:
             types[event["type"]] += 1
             first_sent[event["messageId"]] = (
-                gainsight_enabled(event) and event["type"] in SENDABLE_TYPES
+                enabled_for(event, ("Gainsight",)) and event["type"] in SENDABLE_TYPES
                 and (event["type"] != "track" or is_whitelisted(event["event"], allowed)))
         else:
             copies_of_sent += first_sent[event["messageId"]]

@@ -10,7 +10,7 @@ from transforms.consent import FilterConsent
 from transforms.dead_letter import WriteDeadLetters
 from transforms.dedupe import DedupeByMessageId
 from transforms.enrich import AttachAccountId
-from transforms.gainsight import BatchRequests, PreviewRequests, ToRequests
+from transforms.sink import BatchRequests, PreviewRequests, ToRequests
 from transforms.parse import ParseEvents
 from transforms.read import ReadSegmentFiles
 from transforms.route import RouteByCallType
@@ -68,7 +68,7 @@ def test_dedupe_keeps_the_earliest_copy_and_counts_the_rest(run):
 def test_consent_drops_opted_out_events_and_counts_them(run):
     events = [track("m1"), track("m2", integrations={"Gainsight": False}),
               track("m3", integrations={"All": False}), track("m4", integrations={"All": False, "Gainsight": True})]
-    kept = run.pipeline | beam.Create(sourced(events)) | FilterConsent()
+    kept = run.pipeline | beam.Create(sourced(events)) | FilterConsent(("Gainsight",))
     assert_that(kept, equal_to([(("f", 1), events[0]), (("f", 4), events[3])]))
     assert run.finish().counters["skipped_by_integrations"] == 2
 
@@ -137,14 +137,18 @@ def _all_true():
     return check
 
 
+URL = "https://event.gainsight.com/clickstream/segmentio/event"
+
+
 def test_to_requests_and_preview_write_bodies_without_key(run, tmp_path):
     events = [track("m1", properties={"accountId": "A"}), {"type": "group", "userId": "u", "groupId": "G", "messageId": "g"}]
-    _ = run.pipeline | beam.Create(events) | ToRequests() | PreviewRequests(str(tmp_path / "preview"))
+    _ = run.pipeline | beam.Create(events) | ToRequests() | PreviewRequests(
+        str(tmp_path / "preview"), URL, "/clickstream/segmentio/event")
     counters = run.finish().counters
     lines = [json.loads(line) for path in tmp_path.glob("preview*.jsonl") for line in path.read_text().splitlines()]
     assert sorted(lines, key=lambda l: l["body"]["messageId"]) == [
-        {"path": "/clickstream/segmentio/event", "body": events[1]},
-        {"path": "/clickstream/segmentio/event", "body": events[0]}]
+        {"url": URL, "path": "/clickstream/segmentio/event", "body": events[1]},
+        {"url": URL, "path": "/clickstream/segmentio/event", "body": events[0]}]
     assert (counters["previewed"], counters["by_type.track"], counters["by_type.group"]) == (2, 1, 1)
 
 
@@ -168,14 +172,14 @@ def test_write_dead_letters_as_jsonl(run, tmp_path):
 
 def test_deliver_reads_the_key_from_secret_manager_once_per_worker_and_sends(run, sandbox):
     from tests.unit.test_secrets import VERSION, FakeSecretManager
-    from transforms.gainsight import DeliverToGainsight, SinkConfig
+    from transforms.sink import DeliverRequests, SinkConfig
     from transforms.secrets import Secret
     FakeSecretManager.calls = []
     config = SinkConfig(endpoint=sandbox.url, access_key=Secret(""), access_key_secret=VERSION,
                         secret_client_factory=FakeSecretManager)
     batches = [(0, [(f"m{i}", json.dumps(track(f"m{i}"))) for i in range(5)]),
                (0, [("m5", json.dumps(track("m5")))])]
-    dead = run.pipeline | beam.Create(batches) | DeliverToGainsight(config)
+    dead = run.pipeline | beam.Create(batches) | DeliverRequests(config)
     assert_that(dead, equal_to([]))
     counters = run.finish().counters
     assert sorted(m["messageId"] for m in sandbox.received()) == [f"m{i}" for i in range(6)]
@@ -184,12 +188,12 @@ def test_deliver_reads_the_key_from_secret_manager_once_per_worker_and_sends(run
 
 
 def test_deliver_dead_letters_permanent_failures_with_status_and_event(run, start_sandbox):
-    from transforms.gainsight import DeliverToGainsight, SinkConfig
+    from transforms.sink import DeliverRequests, SinkConfig
     from transforms.secrets import Secret
     from tests.conftest import ACCESS_KEY
     sandbox = start_sandbox(rate_400=1.0)
     config = SinkConfig(endpoint=sandbox.url, access_key=Secret(ACCESS_KEY))
-    dead = (run.pipeline | beam.Create([(0, [("m1", json.dumps(track("m1")))])]) | DeliverToGainsight(config)
+    dead = (run.pipeline | beam.Create([(0, [("m1", json.dumps(track("m1")))])]) | DeliverRequests(config)
             | beam.Map(lambda r: (r["stage"], r["status"], r["attempts"], r["event"]["messageId"], r["reason"][:8])))
     assert_that(dead, equal_to([("deliver", 400, 1, "m1", "HTTP 400")]))
     assert run.finish().counters["dead_lettered"] == 1

@@ -13,7 +13,7 @@ from pipeline.graph import build_pipeline
 from pipeline.options import JobConfig
 from tests.conftest import ACCESS_KEY
 from transforms import tags
-from transforms.gainsight import BatchRequests, SinkConfig
+from transforms.sink import BatchRequests, SinkConfig
 from transforms.secrets import Secret
 
 STREAM_OPTIONS = ["--runner=BundleBasedDirectRunner", "--streaming"]

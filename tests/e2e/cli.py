@@ -20,12 +20,18 @@ class CliRun:
     dead_letters: list
 
 
+KEY_VARIABLES = ("GAINSIGHT_ACCESS_KEY", "GAINSIGHT_PX_API_KEY")
+
+
 def run_cli(args, out_dir: Path, access_key: str | None = None, dead_letter: str | None = None,
-            summary: bool = True) -> CliRun:
-    """Runs the job with GAINSIGHT_ACCESS_KEY=access_key; dead letters and summary go to out_dir."""
-    env = {k: v for k, v in os.environ.items() if k != "GAINSIGHT_ACCESS_KEY"}
+            summary: bool = True, px_api_key: str | None = None) -> CliRun:
+    """Runs the job with GAINSIGHT_ACCESS_KEY=access_key (and GAINSIGHT_PX_API_KEY=px_api_key);
+    dead letters and summary go to out_dir."""
+    env = {k: v for k, v in os.environ.items() if k not in KEY_VARIABLES}
     if access_key:
         env["GAINSIGHT_ACCESS_KEY"] = access_key
+    if px_api_key:
+        env["GAINSIGHT_PX_API_KEY"] = px_api_key
     summary_path = out_dir / "summary.json"
     argv = [sys.executable, "-m", "pipeline", *args,
             "--dead_letter", dead_letter or str(out_dir / "dead-letter")]

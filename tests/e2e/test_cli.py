@@ -97,9 +97,9 @@ def test_rejected_key_stops_delivery_dead_letters_every_event_and_is_never_writt
 
 
 def test_dead_letters_replay_through_input(start_sandbox, sandbox, tmp_path):
-    failing = start_sandbox(rate_503=1.0)
+    failing = start_sandbox(rate_400=1.0)   # every event refused: a permanent failure, not an outage
     source = write_jsonl(tmp_path / "events.jsonl", events_for_every_rule())
-    first = run_cli(["--input", str(source), "--gainsight_endpoint", failing.url, "--max_retries", "0",
+    first = run_cli(["--input", str(source), "--gainsight_endpoint", failing.url,
                      "--track_whitelist", "Order Completed,Signed Up"], tmp_path / "first", ACCESS_KEY)
     assert first.summary["dead_lettered"] == 4
     replay = run_cli(["--input", str(tmp_path / "first" / "dead-letter*.jsonl"), "--gainsight_endpoint", sandbox.url,

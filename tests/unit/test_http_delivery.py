@@ -9,8 +9,14 @@ import socket
 import pytest
 
 from tests.conftest import ACCESS_KEY, WRONG_KEY
-from transforms.http_delivery import (GainsightSender, RateLimiter, RetryPolicy, event_url,
-                                      make_session, parse_retry_after)
+from transforms.destinations import gainsight_cs
+from transforms.http_delivery import RateLimiter, RequestSender, RetryPolicy, make_session, parse_retry_after
+
+CS = gainsight_cs.DESTINATION
+
+
+def session_for(key, connections):
+    return make_session(CS.credential.headers(key), connections)
 
 BODY = json.dumps({"type": "track", "event": "Signed Up", "userId": "u1", "messageId": "m-1"})
 
@@ -24,7 +30,7 @@ def sender_for(url, key=ACCESS_KEY, sleeps=None, **policy):
     sleeps = Sleeps() if sleeps is None else sleeps
     limiter = RateLimiter(10_000, sleep=sleeps)
     policy = RetryPolicy(**{"max_retries": 3, "timeout_seconds": 5.0, **policy})
-    return GainsightSender(make_session(key, 4), event_url(url), policy, limiter, secret=key,
+    return RequestSender(session_for(key, 4), CS.url(url), policy, limiter, CS, secrets=(key,),
                            sleep=sleeps, rng=random.Random(7)), sleeps
 
 
@@ -103,10 +109,10 @@ def test_retries_stop_when_they_would_outlast_the_budget(start_sandbox):
         sleeps.append(seconds)
         now[0] += seconds
 
-    sender = GainsightSender(make_session(ACCESS_KEY, 1), event_url(sandbox.url),
+    sender = RequestSender(session_for(ACCESS_KEY, 1), CS.url(sandbox.url),
                              RetryPolicy(max_retries=10, max_retry_seconds=100.0),
-                             RateLimiter(10_000, clock=lambda: now[0], sleep=sleep),
-                             secret=ACCESS_KEY, sleep=sleep, clock=lambda: now[0])
+                             RateLimiter(10_000, clock=lambda: now[0], sleep=sleep), CS,
+                             secrets=(ACCESS_KEY,), sleep=sleep, clock=lambda: now[0])
     outcome = sender.send(BODY)
     assert outcome.attempts == 3            # waits 40 s twice; a third wait would pass 100 s
     assert "longer than 100s" in outcome.reason and outcome.status == 429

@@ -2,7 +2,7 @@
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.options import (ConfigError, extract_access_key, resolve_config, unknown_flags)
+from pipeline.options import (ConfigError, extract_keys, resolve_config, unknown_flags)
 from tests.conftest import ACCESS_KEY
 
 
@@ -14,7 +14,7 @@ def events_file(tmp_path):
 
 
 def resolve(argv, key=ACCESS_KEY, environ=None):
-    return resolve_config(PipelineOptions(argv), key, environ or {})
+    return resolve_config(PipelineOptions(argv), {} if key is None else {"--access_key": key}, environ or {})
 
 
 def flag_of(argv, **kwargs) -> ConfigError:
@@ -92,9 +92,9 @@ def test_bad_mapping_file_is_named(events_file, tmp_path):
 
 
 def test_access_key_is_taken_out_of_argv():
-    assert extract_access_key(["--a", "1", "--access_key", "K", "--b"]) == ("K", ["--a", "1", "--b"])
-    assert extract_access_key(["--access_key=K2"]) == ("K2", [])
-    assert extract_access_key(["--input", "x"]) == (None, ["--input", "x"])
+    assert extract_keys(["--a", "1", "--access_key", "K", "--b"]) == ({"--access_key": "K"}, ["--a", "1", "--b"])
+    assert extract_keys(["--access_key=K2"]) == ({"--access_key": "K2"}, [])
+    assert extract_keys(["--input", "x"]) == ({}, ["--input", "x"])
 
 
 def test_unknown_flags_are_reported():

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transforms.accounts import AccountHistory
-from transforms.consent import gainsight_enabled
+from transforms.consent import enabled_for
 from transforms.parse import InvalidEvent, parse_line
 from transforms.whitelist import is_whitelisted, normalise_event_name, parse_whitelist
 
@@ -53,7 +53,7 @@ def test_consent_matches_segment_rule(integrations):
     gainsight = integrations.get("Gainsight")
     explicitly_on = gainsight is True or isinstance(gainsight, dict)
     expected = gainsight is not False and (explicitly_on or integrations.get("All") is not False)
-    assert gainsight_enabled({"integrations": integrations}) is expected
+    assert enabled_for({"integrations": integrations}, ("Gainsight",)) is expected
 
 
 words = st.lists(st.text(alphabet=string.ascii_letters, min_size=1, max_size=8), min_size=1, max_size=4)

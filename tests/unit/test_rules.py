@@ -1,7 +1,7 @@
 """Consent (integrations), whitelist matching and call-type routing rules."""
 import pytest
 
-from transforms.consent import gainsight_enabled
+from transforms.consent import enabled_for
 from transforms.whitelist import is_whitelisted, normalise_event_name, parse_whitelist
 
 
@@ -20,7 +20,7 @@ from transforms.whitelist import is_whitelisted, normalise_event_name, parse_whi
 ])
 def test_consent(integrations, enabled):
     event = {"type": "track"} if integrations is None else {"type": "track", "integrations": integrations}
-    assert gainsight_enabled(event) is enabled
+    assert enabled_for(event, ("Gainsight",)) is enabled
 
 
 @pytest.mark.parametrize("name", ["Order Completed", "order_completed", "order-completed",

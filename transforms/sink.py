@@ -1,13 +1,17 @@
-"""The Gainsight sink: requests built, batched per shard, delivered (or previewed).
+"""The sink: requests built, batched per shard, delivered to the destination (or previewed).
 
-    event ─► ToRequests ─► (messageId, body) ─► BatchRequests ─► (shard, [requests]) ─► DeliverToGainsight
+    event ─► ToRequests ─► (messageId, body) ─► BatchRequests ─► (shard, [requests]) ─► DeliverRequests
                                         └─► PreviewRequests (--preview: written, not sent)
+
+Shared by every destination: what a request looks like, its credential and what an answer
+means come from the transforms.destinations module named by SinkConfig.destination.
 
 Shard keys 0..sink_parallelism-1 bound how many batches are in flight at once: each shard gets
 1/sink_parallelism of the global --max_requests_per_second and --max_concurrent_requests, so
 the global cap holds on any number of workers.
 """
 import itertools
+import logging
 import math
 import time
 import zlib
@@ -17,19 +21,22 @@ from dataclasses import dataclass
 import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
 
-from transforms import counters, tags
+from transforms import counters, destinations, stopping
+from transforms.circuit_breaker import CircuitBreaker
 from transforms.dead_letter import dead_letter_record
-from transforms.http_delivery import (EVENT_PATH, GainsightSender, RateLimiter, RetryPolicy,
-                                      event_url, make_session)
+from transforms.http_delivery import RateLimiter, RequestSender, RetryPolicy, make_session, secret_forms
 from transforms.jsonio import dumps_compact, loads_event
 from transforms.jsonl_files import WriteJsonLines
 from transforms.secrets import Secret, resolve_access_key
 
+_LOG = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class SinkConfig:
-    endpoint: str
-    access_key: Secret
+    endpoint: str                          # the destination's base URL
+    access_key: Secret                     # the destination's key (whatever its flag)
+    destination: str = destinations.DEFAULT
     batch_size: int = 500
     max_concurrent_requests: int = 16
     max_requests_per_second: float = 50.0
@@ -38,6 +45,13 @@ class SinkConfig:
     ca_bundle: str | None = None
     access_key_secret: str | None = None   # Secret Manager version name, read on the worker
     secret_client_factory: object = None   # tests inject a client; None: the real one
+    max_outage_seconds: float | None = 3600.0  # None: wait out any outage (streaming)
+    hold_on_outage: bool = False           # past the outage limit: count `unsent` (a resume
+                                           # sends them) instead of dead-lettering
+
+    @property
+    def url(self) -> str:
+        return destinations.get(self.destination).url(self.endpoint)
 
     def per_shard_rate(self) -> float:
         return self.max_requests_per_second / self.sink_parallelism
@@ -110,7 +124,10 @@ class BatchRequests(beam.PTransform):
 class DeliverBatchFn(counters.CountingDoFn):
     """(shard, [requests]) -> nothing on success; one dead-letter record per undelivered event.
 
-    One requests.Session and one thread pool per DoFn instance (setup/teardown). Requests are
+    One requests.Session, one circuit breaker and one thread pool per DoFn instance
+    (setup/teardown). Up to the destination's max_events_per_request bodies go in one request.
+    Once a stop is requested (transforms.stopping), no new request goes out: the events held
+    back are counted `unsent`. Requests are
     pipelined across batches: a slow retry does not hold back the rest, at most
     `per_shard_concurrency` are on the wire, and every one has finished when the bundle ends
     (finish_bundle), so a bundle commits only what was really delivered or dead-lettered.
@@ -124,46 +141,75 @@ class DeliverBatchFn(counters.CountingDoFn):
 
     def setup(self):
         config = self._config
+        destination = destinations.get(config.destination)
         concurrency = config.per_shard_concurrency()
         key = resolve_access_key(config.access_key, config.access_key_secret,
-                                 config.secret_client_factory)
+                                 config.secret_client_factory, destination.credential)
+        headers = destination.credential.headers(key)
+        self._per_request = destination.max_events_per_request
         self._max_pending = concurrency * self.THREADS_PER_CONNECTION
-        self._session = make_session(key, concurrency, config.ca_bundle)
-        self._pool = ThreadPoolExecutor(max_workers=self._max_pending, thread_name_prefix="gainsight")
-        self._sender = GainsightSender(self._session, event_url(config.endpoint),
-                                       config.retry_policy, RateLimiter(config.per_shard_rate()),
-                                       secret=key, max_in_flight=concurrency)
+        self._session = make_session(headers, concurrency, config.ca_bundle)
+        self._pool = ThreadPoolExecutor(max_workers=self._max_pending, thread_name_prefix="sink")
+        self._breaker = CircuitBreaker(config.max_outage_seconds, on_open=_log_outage,
+                                       on_probe_failed=_log_probe_failed)
+        self._reported_outages, self._reported_outage_seconds = 0, 0
+        self._reported_gave_up = False
+        self._sender = RequestSender(self._session, config.url, config.retry_policy,
+                                     RateLimiter(config.per_shard_rate()), destination,
+                                     secrets=secret_forms(key, headers), max_in_flight=concurrency,
+                                     breaker=self._breaker)
 
     def start_bundle(self):
-        self._pending = {}  # future -> (body, window, timestamp)
+        self._pending = {}  # future -> (bodies, window, timestamp)
 
     def process(self, shard_batch, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
-        for _, body in shard_batch[1]:
+        for requests in chunked(shard_batch[1], self._per_request):
+            if stopping.stop_requested():
+                self.count(counters.UNSENT, len(requests))
+                continue
             while len(self._pending) >= self._max_pending:
                 yield from self._collect(return_when=FIRST_COMPLETED)
-            self._pending[self._pool.submit(self._sender.send, body)] = (body, window, timestamp)
+            bodies = [body for _, body in requests]
+            self._pending[self._pool.submit(self._sender.send_request, bodies)] = (
+                bodies, window, timestamp)
 
     def finish_bundle(self):
         while self._pending:
             yield from self._collect()
+        self._count_outages()
         self.flush_counts()
 
     def _collect(self, return_when="ALL_COMPLETED"):
-        """Counts finished sends; yields a windowed dead-letter record for each failure."""
+        """Counts finished requests; yields a windowed dead-letter record for each failure."""
         done, _ = wait(list(self._pending), return_when=return_when)
         for future in done:
-            body, window, timestamp = self._pending.pop(future)
-            outcome = future.result()
-            self._count(outcome)
-            if not outcome.delivered:
-                yield WindowedValue(undelivered_record(body, outcome), timestamp, [window])
+            bodies, window, timestamp = self._pending.pop(future)
+            outcomes = future.result()
+            self._count_request(outcomes[0])
+            for body, outcome in zip(bodies, outcomes):
+                if outcome.outage_stopped and self._config.hold_on_outage:
+                    self.count(counters.UNSENT)
+                    continue
+                self.count(counters.KEY_REJECTED, int(outcome.key_rejected))
+                self.count(counters.DELIVERED if outcome.delivered else counters.DEAD_LETTERED)
+                if not outcome.delivered:
+                    yield WindowedValue(undelivered_record(body, outcome), timestamp, [window])
 
-    def _count(self, outcome):
+    def _count_request(self, outcome):
+        """Attempts of one request (every event of a request shares them)."""
         self.count(counters.REQUESTS, outcome.attempts)
         self.count(counters.RETRIES, max(outcome.attempts - 1, 0))
-        self.count(counters.KEY_REJECTED, int(outcome.key_rejected))
         self.count(counters.AMBIGUOUS_RETRIES, outcome.ambiguous_retries)
-        self.count(counters.DELIVERED if outcome.delivered else counters.DEAD_LETTERED)
+
+    def _count_outages(self):
+        breaker = self._breaker
+        seconds = int(breaker.open_seconds())
+        self.count(counters.OUTAGES, breaker.outages - self._reported_outages)
+        self.count(counters.OUTAGE_SECONDS, seconds - self._reported_outage_seconds)
+        self._reported_outages, self._reported_outage_seconds = breaker.outages, seconds
+        if breaker.gave_up and not self._reported_gave_up:
+            self._reported_gave_up = True
+            self.count(counters.OUTAGE_STOPPED)
 
     def teardown(self):
         self._pool.shutdown(wait=True)
@@ -181,7 +227,18 @@ def undelivered_record(body: str, outcome) -> dict:
                               attempts=outcome.attempts, **wrapped)
 
 
-class DeliverToGainsight(beam.PTransform):
+def _log_outage(breaker):
+    _LOG.warning("destination unreachable (every recent attempt failed with a connection error, "
+                 "timeout or 5xx): holding delivery, probing at growing intervals")
+
+
+def _log_probe_failed(breaker):
+    status = breaker.status()
+    if status:
+        _LOG.warning("destination still unreachable; next probe in %.0f s", status[1])
+
+
+class DeliverRequests(beam.PTransform):
     """(shard, [requests]) batches -> dead-letter records of what could not be delivered."""
 
     def __init__(self, config: SinkConfig):
@@ -192,27 +249,32 @@ class DeliverToGainsight(beam.PTransform):
         return batches | beam.ParDo(DeliverBatchFn(self._config))
 
 
-def preview_line(request) -> str:
-    """(messageId, body) -> '{"path":"/clickstream/segmentio/event","body":{...}}' (no key)."""
-    return '{"path":"%s","body":%s}' % (EVENT_PATH, request[1])
+def preview_line(request, url: str, path: str) -> str:
+    """(messageId, body) -> '{"url":"https://.../clickstream/segmentio/event",
+    "path":"/clickstream/segmentio/event","body":{...}}' (no credential)."""
+    return '{"url":"%s","path":"%s","body":%s}' % (url, path, request[1])
 
 
 class PreviewLineFn(counters.CountingDoFn):
     """(messageId, body) -> preview_line(); counts previewed."""
 
+    def __init__(self, url: str, path: str):
+        self._url, self._path = url, path
+
     def process(self, request):
         self.count(counters.PREVIEWED)
-        yield preview_line(request)
+        yield preview_line(request, self._url, self._path)
 
 
 class PreviewRequests(beam.PTransform):
-    """(messageId, body) -> JSONL files at PREFIX of the requests that would be sent."""
+    """(messageId, body) -> JSONL files at PREFIX of the requests that would be sent to `url`."""
 
-    def __init__(self, prefix: str):
+    def __init__(self, prefix: str, url: str, path: str):
         super().__init__()
         self._prefix = prefix
+        self._url, self._path = url, path
 
     def expand(self, requests):
         return (requests
-                | "ToLine" >> beam.ParDo(PreviewLineFn())
+                | "ToLine" >> beam.ParDo(PreviewLineFn(self._url, self._path))
                 | "Write" >> WriteJsonLines(self._prefix))
