@@ -197,14 +197,16 @@ def _key_bytes(key: str) -> bytes:
 
 
 def _basic_credential(header: str) -> bytes | None:
-    """b"KEY:" from "Basic S0VZOg==", or None when the header is not valid Basic auth."""
+    """b"KEY:" from "Basic S0VZOg==", or None when the header is not valid Basic auth
+    (another scheme, not base64, or no "user:password" inside)."""
     scheme, _, encoded = header.strip().partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
-        return base64.b64decode(encoded.strip(), validate=True)
+        credential = base64.b64decode(encoded.strip(), validate=True)
     except (binascii.Error, ValueError):
         return None
+    return credential if b":" in credential else None
 
 
 SANDBOX = web.AppKey("sandbox", Sandbox)
