@@ -1,12 +1,22 @@
 """Gainsight-compatible HTTP receiver for Segment messages, with fault injection.
 
     with SandboxProcess("key", FaultConfig(rate_503=0.1, seed=1)) as sandbox:
-        ...  # POST to f"{sandbox.url}/clickstream/segmentio/event"
+        ...  # POST to f"{sandbox.url}/clickstream/segmentio/event"  (sandbox.event_url)
         sandbox.received(), sandbox.stats()
+
+    with SandboxProcess("AP-key", destination="gainsight-px") as sandbox:
+        ...  # POST with Basic auth ("AP-key", "") to f"{sandbox.url}/rte/segmentio/v1/push"
 """
 
-from sandbox.faults import OUTCOMES, FaultConfig, FaultPicker
+from sandbox.faults import OUTAGE_ANSWERS, OUTCOMES, FaultConfig, FaultPicker, OutageWindow
 from sandbox.process import SandboxProcess
-from sandbox.server import EVENT_PATH, make_app
+from sandbox.server import (
+    DESTINATIONS, EVENT_PATH, GAINSIGHT, GAINSIGHT_PX, PATH_BY_DESTINATION, PX_EVENT_PATH,
+    make_app,
+)
 
-__all__ = ["EVENT_PATH", "OUTCOMES", "FaultConfig", "FaultPicker", "SandboxProcess", "make_app"]
+__all__ = [
+    "DESTINATIONS", "EVENT_PATH", "GAINSIGHT", "GAINSIGHT_PX", "OUTAGE_ANSWERS", "OUTCOMES",
+    "PATH_BY_DESTINATION", "PX_EVENT_PATH", "FaultConfig", "FaultPicker", "OutageWindow",
+    "SandboxProcess", "make_app",
+]

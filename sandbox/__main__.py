@@ -4,7 +4,12 @@
         --record /tmp/received.jsonl --rate_503 0.1 --seed 3
     sandbox listening on http://127.0.0.1:41234
 
-The access key comes from --access_key or GAINSIGHT_ACCESS_KEY and is never printed.
+    GAINSIGHT_PX_API_KEY=AP-secret python -m sandbox --destination gainsight-px \\
+        --outage_after_seconds 5 --outage_seconds 90
+    sandbox (gainsight-px) listening on http://127.0.0.1:41235
+
+The key comes from --access_key or the destination's variable (GAINSIGHT_ACCESS_KEY, or
+GAINSIGHT_PX_API_KEY for gainsight-px) and is never printed.
 """
 
 import argparse
@@ -18,18 +23,23 @@ from aiohttp import web
 
 from sandbox.faults import FaultConfig
 from sandbox.port_file import write_port_file
-from sandbox.server import ACCESS_KEY_ENV, make_app
+from sandbox.server import DESTINATIONS, GAINSIGHT, KEY_ENV_BY_DESTINATION, make_app
 
 SHUTDOWN_TIMEOUT_SECONDS = 1.0
 _FAULT_OPTION_TYPES = {"rate_503": float, "rate_429": float, "retry_after_seconds": int,
                        "latency_ms": float, "drop_rate": float, "stall_rate": float,
-                       "stall_seconds": float, "rate_400": float, "seed": int}
+                       "stall_seconds": float, "rate_400": float, "seed": int,
+                       "outage_after_seconds": float, "outage_seconds": float}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("--destination", choices=DESTINATIONS, default=GAINSIGHT,
+                        help="whose Segment contract to serve (path and credential)")
     parser.add_argument(
-        "--access_key", help=f"expected accessKey header (default: ${ACCESS_KEY_ENV})"
+        "--access_key",
+        help="the key to expect (default: " + " or ".join(
+            f"${env} for {name}" for name, env in KEY_ENV_BY_DESTINATION.items()) + ")",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -42,9 +52,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.add_argument(f"--{name}", type=option_type, default=getattr(defaults, name))
     args = parser.parse_args(argv)
 
-    args.access_key = args.access_key or os.environ.get(ACCESS_KEY_ENV)
+    key_env = KEY_ENV_BY_DESTINATION[args.destination]
+    args.access_key = args.access_key or os.environ.get(key_env)
     if not args.access_key:
-        parser.error(f"an access key is required: --access_key or ${ACCESS_KEY_ENV}")
+        parser.error(f"an access key is required: --access_key or ${key_env}")
     if not _is_loopback(args.host):
         parser.error(f"--host must be a loopback IP address such as 127.0.0.1, got {args.host!r}")
     try:
@@ -66,7 +77,8 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(stop_signal, stop.set)
-    app = make_app(args.access_key, args.faults, args.record, args.record_times)
+    app = make_app(args.access_key, args.faults, args.record, args.record_times,
+                   args.destination)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
     await runner.setup()
     try:
@@ -75,7 +87,8 @@ async def serve(args: argparse.Namespace) -> None:
         if args.port_file is not None:
             write_port_file(args.port_file, port)
         host = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"sandbox listening on http://{host}:{port}", flush=True)
+        mode = "" if args.destination == GAINSIGHT else f" ({args.destination})"
+        print(f"sandbox{mode} listening on http://{host}:{port}", flush=True)
         await stop.wait()
     finally:
         await runner.cleanup()  # waits for in-flight requests, then flushes the record

@@ -7,6 +7,14 @@
 
 Each request draws one outcome: "ok" or one of the injected faults
 "503", "429", "drop", "stall", "400". Rates are probabilities per request.
+
+An outage window is separate from the picker: for `outage_seconds`, starting
+`outage_after_seconds` after the config took effect, every request is refused,
+alternately with a 503 and a dropped connection (no draw from the picker):
+
+    >>> window = OutageWindow(FaultConfig(outage_after_seconds=5, outage_seconds=2), now=100.0)
+    >>> window.answer(104.9), window.answer(105.0), window.answer(106.0), window.answer(107.0)
+    (None, '503', 'drop', None)
 """
 
 import dataclasses
@@ -26,7 +34,8 @@ _RATE_FIELD_BY_FAULT = {
     "stall": "stall_rate",
     "400": "rate_400",
 }
-_DURATION_FIELDS = ("latency_ms", "stall_seconds")
+_DURATION_FIELDS = ("latency_ms", "stall_seconds", "outage_after_seconds", "outage_seconds")
+OUTAGE_ANSWERS = ("503", "drop")
 _RATE_SUM_TOLERANCE = 1e-9
 
 
@@ -40,6 +49,9 @@ class FaultConfig:
     latency_ms: delay before answering every event request.
     stall_seconds: how long a "stall" waits before its (successful) answer.
     seed: seeds the picker, so a run's fault sequence is reproducible.
+    outage_after_seconds, outage_seconds: an outage window of outage_seconds
+        (0 = none) starting outage_after_seconds after this config took effect
+        (the sandbox's start, or the POST /_sandbox/faults that set it); see OutageWindow.
     """
 
     rate_503: float = 0.0
@@ -51,6 +63,8 @@ class FaultConfig:
     stall_seconds: float = 0.0
     rate_400: float = 0.0
     seed: int = 0
+    outage_after_seconds: float = 0.0
+    outage_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         for name in _RATE_FIELD_BY_FAULT.values():
@@ -128,3 +142,33 @@ class FaultPicker:
             if draw < upper_bound:
                 return fault
         return "ok"
+
+
+class OutageWindow:
+    """When the whole service is down: [start, end) in time.monotonic() seconds.
+
+    `now` is the monotonic time the config took effect; the window is
+    [now + outage_after_seconds, now + outage_after_seconds + outage_seconds),
+    empty when outage_seconds is 0. Inside it answer() alternates "503", "drop",
+    "503", ... (starting with "503"), whatever the seed; outside it, None.
+    """
+
+    def __init__(self, config: FaultConfig, now: float) -> None:
+        self.start = now + config.outage_after_seconds
+        self.end = self.start + config.outage_seconds
+        self._answers = 0
+
+    @property
+    def configured(self) -> bool:
+        return self.end > self.start
+
+    def is_active(self, now: float) -> bool:
+        return self.start <= now < self.end
+
+    def answer(self, now: float) -> str | None:
+        """"503" or "drop" for a request arriving at `now` inside the window, else None."""
+        if not self.is_active(now):
+            return None
+        answer = OUTAGE_ANSWERS[self._answers % len(OUTAGE_ANSWERS)]
+        self._answers += 1
+        return answer

@@ -6,7 +6,12 @@
         sandbox.received()   # [{"type": "track"}]
         sandbox.stats()      # {"accepted": 1, ...}
 
-The key reaches the child only through $GAINSIGHT_ACCESS_KEY, never its argv.
+    with SandboxProcess("AP-test-key", destination="gainsight-px") as sandbox:
+        requests.post(f"{sandbox.url}/rte/segmentio/v1/push", auth=("AP-test-key", ""),
+                      json={"type": "page"}, timeout=5)
+
+The key reaches the child only through its environment ($GAINSIGHT_ACCESS_KEY, or
+$GAINSIGHT_PX_API_KEY for gainsight-px), never its argv.
 Files (port file, record, log) go to `directory`, or to a temporary directory
 that is removed on exit.
 """
@@ -25,7 +30,7 @@ from typing import Any
 import requests
 
 from sandbox.faults import FaultConfig
-from sandbox.server import ACCESS_KEY_ENV
+from sandbox.server import DESTINATIONS, GAINSIGHT, KEY_ENV_BY_DESTINATION, PATH_BY_DESTINATION
 
 STARTUP_TIMEOUT_SECONDS = 20.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -34,7 +39,11 @@ _POLL_SECONDS = 0.02
 
 
 class SandboxProcess:
-    """Context manager owning one `python -m sandbox` child process."""
+    """Context manager owning one `python -m sandbox` child process.
+
+    destination: "gainsight" (accessKey header at EVENT_PATH) or "gainsight-px"
+    (Basic auth at PX_EVENT_PATH); `event_url` is the one to post to.
+    """
 
     def __init__(
         self,
@@ -43,7 +52,12 @@ class SandboxProcess:
         *,
         directory: str | Path | None = None,
         startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+        destination: str = GAINSIGHT,
     ) -> None:
+        if destination not in DESTINATIONS:
+            raise ValueError(f"destination must be one of {', '.join(DESTINATIONS)}, "
+                             f"got {destination!r}")
+        self.destination = destination
         self._access_key = access_key
         self._faults = faults
         self._directory = Path(directory).resolve() if directory is not None else None
@@ -65,6 +79,11 @@ class SandboxProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self._stop()
+
+    @property
+    def event_url(self) -> str:
+        """The URL of this destination's event path, e.g. http://127.0.0.1:41234/rte/segmentio/v1/push."""
+        return self.url + PATH_BY_DESTINATION[self.destination]
 
     @property
     def pid(self) -> int:
@@ -95,7 +114,8 @@ class SandboxProcess:
         return times
 
     def set_faults(self, **fields: Any) -> dict[str, Any]:
-        """Replace the fault config (omitted fields reset to defaults); returns it."""
+        """Replace the fault config (omitted fields reset to defaults); returns it.
+        An outage window in it is timed from this call."""
         return self._control("POST", "/_sandbox/faults", json=fields).json()["faults"]
 
     def _control(self, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -121,10 +141,10 @@ class SandboxProcess:
         self.log_path = directory / "sandbox.log"
         command = [sys.executable, "-m", "sandbox", "--port", "0",
                    "--port_file", str(port_file), "--record", str(self.record_path),
-                   "--record_times", str(self.times_path)]
+                   "--record_times", str(self.times_path), "--destination", self.destination]
         for name, value in self._faults.as_dict().items():
             command += [f"--{name}", str(value)]
-        environment = {**os.environ, ACCESS_KEY_ENV: self._access_key}
+        environment = {**os.environ, KEY_ENV_BY_DESTINATION[self.destination]: self._access_key}
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
                 command, env=environment, stdout=log, stderr=subprocess.STDOUT,

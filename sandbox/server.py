@@ -1,33 +1,53 @@
-"""aiohttp app that receives Segment messages the way Gainsight's endpoint does.
+"""aiohttp app that receives Segment messages the way Gainsight's endpoints do.
 
+destination "gainsight" (Gainsight CS's Segment connector):
     POST /clickstream/segmentio/event   header accessKey: KEY, body {"type": "track", ...}
+destination "gainsight-px" (Gainsight PX's Segment contract):
+    POST /rte/segmentio/v1/push         header Authorization: Basic base64("KEY:"), same body
         200 {"result": true}                        recorded as one JSON line
-        401 {"result": false, "error": "..."}       missing or wrong accessKey
+        401 {"result": false, "error": "..."}       missing or wrong credential
         400 {"result": false, "error": "..."}       body not JSON, or not a JSON object
+        400 {"result": false, "error": "..."}       PX only: body [] with a valid key, Segment's
+                                                    key check (400 = valid); counted as key_checks
         503 / 429 (Retry-After) / 400 / dropped connection / stall: injected faults
-    GET  /_sandbox/stats     counters, see SandboxStats.as_json
+        503 / dropped connection, alternately: every request inside the outage window
+    The other destination's path is not served (404).
+    GET  /_sandbox/stats     counters, see Sandbox.stats_json
     POST /_sandbox/flush     flush the record file
-    POST /_sandbox/faults    {"rate_503": 0.1, ...} replaces the FaultConfig
+    POST /_sandbox/faults    {"rate_503": 0.1, ...} replaces the FaultConfig (and restarts
+                             its outage window's clock)
 
-Auth and JSON checks come before faults; latency_ms delays every event request.
+Order per event request: the outage window (checked on arrival, before anything else:
+the service is down), then latency_ms, then auth, then the JSON checks (and the PX key
+check), then the per-request faults drawn by the picker (never for a key check).
 """
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import hmac
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from aiohttp import web
 
-from sandbox.faults import FAULTS, FaultConfig, FaultPicker
+from sandbox.faults import FAULTS, OUTAGE_ANSWERS, FaultConfig, FaultPicker, OutageWindow
 
-ACCESS_KEY_ENV = "GAINSIGHT_ACCESS_KEY"  # where the CLI and SandboxProcess pass the key
+GAINSIGHT = "gainsight"
+GAINSIGHT_PX = "gainsight-px"
+DESTINATIONS = (GAINSIGHT, GAINSIGHT_PX)
+# Where the CLI and SandboxProcess pass the key, per destination (the job's own variables).
+ACCESS_KEY_ENV = "GAINSIGHT_ACCESS_KEY"
+PX_API_KEY_ENV = "GAINSIGHT_PX_API_KEY"
+KEY_ENV_BY_DESTINATION = {GAINSIGHT: ACCESS_KEY_ENV, GAINSIGHT_PX: PX_API_KEY_ENV}
 EVENT_PATH = "/clickstream/segmentio/event"
+PX_EVENT_PATH = "/rte/segmentio/v1/push"
+PATH_BY_DESTINATION = {GAINSIGHT: EVENT_PATH, GAINSIGHT_PX: PX_EVENT_PATH}
 RECORD_FLUSH_SECONDS = 0.5
 _RECORD_BUFFER_BYTES = 1 << 20
 _JSON_TYPE_NAMES = {
@@ -37,28 +57,34 @@ _JSON_TYPE_NAMES = {
 
 
 class SandboxStats:
-    """Counters of one sandbox run; arrivals are accepted plus injected-fault requests."""
+    """Counters of one sandbox run; arrivals are accepted plus injected-fault plus outage
+    requests (not the 401s, 400s and key checks, which never reach the faults)."""
 
     def __init__(self) -> None:
         self.accepted = 0
         self.unauthorized = 0
         self.bad_request = 0
+        self.key_checks = 0
         self.injected = Counter({fault: 0 for fault in FAULTS})
+        self.outage = Counter({answer: 0 for answer in OUTAGE_ANSWERS})
         self.arrivals_per_second: Counter[int] = Counter()
         self.accepted_per_second: Counter[int] = Counter()
         self.in_flight = 0
         self.max_in_flight = 0
 
     def as_json(self) -> dict[str, Any]:
-        """{"accepted": 3, "unauthorized": 1, "bad_request": 0,
+        """{"accepted": 3, "unauthorized": 1, "bad_request": 0, "key_checks": 0,
         "injected": {"503": 2, "429": 0, "drop": 0, "stall": 0, "400": 0},
+        "outage": {"503": 0, "drop": 0},
         "arrivals_per_second": {"1767000000": 5}, "accepted_per_second": {"1767000000": 3},
         "max_in_flight": 2}   (per-second keys are the unix second the request arrived)"""
         return {
             "accepted": self.accepted,
             "unauthorized": self.unauthorized,
             "bad_request": self.bad_request,
+            "key_checks": self.key_checks,
             "injected": dict(self.injected),
+            "outage": dict(self.outage),
             "arrivals_per_second": {str(s): n for s, n in self.arrivals_per_second.items()},
             "accepted_per_second": {str(s): n for s, n in self.accepted_per_second.items()},
             "max_in_flight": self.max_in_flight,
@@ -98,29 +124,89 @@ class MessageRecorder:
 
 
 class Sandbox:
-    """Everything a request handler needs: key, current faults, stats and recorder."""
+    """Everything a request handler needs: destination, key, current faults and their
+    outage window, stats and recorder."""
 
-    def __init__(self, access_key: str, faults: FaultConfig, recorder: MessageRecorder):
+    def __init__(
+        self, access_key: str, faults: FaultConfig, recorder: MessageRecorder,
+        destination: str = GAINSIGHT,
+    ):
         if not access_key:
             raise ValueError("access_key must not be empty")
-        self._access_key = _key_bytes(access_key)
-        self.picker = FaultPicker(faults)
+        if destination not in DESTINATIONS:
+            raise ValueError(f"destination must be one of {', '.join(DESTINATIONS)}, "
+                             f"got {destination!r}")
+        self.destination = destination
+        # PX: the decoded Basic credential is "KEY:" (the key as user name, empty password).
+        self._credential = _key_bytes(access_key + ":" if destination == GAINSIGHT_PX
+                                      else access_key)
         self.stats = SandboxStats()
         self.recorder = recorder
+        self.replace_faults(faults)
 
     @property
     def faults(self) -> FaultConfig:
         return self.picker.config
 
     def replace_faults(self, faults: FaultConfig) -> None:
+        """New picker, and an outage window timed from now."""
         self.picker = FaultPicker(faults)
+        self.outage = OutageWindow(faults, time.monotonic())
+        self._wall_minus_monotonic = time.time() - time.monotonic()
 
-    def is_authorised(self, given_key: str) -> bool:
-        return hmac.compare_digest(_key_bytes(given_key), self._access_key)
+    def outage_answer(self) -> str | None:
+        """"503" or "drop" when a request arriving now falls in the outage window, else None."""
+        return self.outage.answer(time.monotonic())
+
+    def credential_problem(self, headers: Mapping[str, str]) -> str:
+        """"" when the request carries this destination's credential, else what is wrong
+        (never echoing what was given)."""
+        if self.destination == GAINSIGHT_PX:
+            header = headers.get("Authorization")
+            if header is None:
+                return "missing Authorization header"
+            given = _basic_credential(header)
+            if given is None:
+                return 'Authorization must be Basic base64("API_KEY:")'
+            return "" if hmac.compare_digest(given, self._credential) else "invalid API key"
+        given_key = headers.get("accessKey")
+        if given_key is None:
+            return "missing accessKey header"
+        return "" if hmac.compare_digest(_key_bytes(given_key), self._credential) \
+            else "invalid accessKey"
+
+    def stats_json(self) -> dict[str, Any]:
+        """SandboxStats.as_json, its "outage" entry extended with the current window:
+        "outage": {"503": 2, "drop": 1, "active": true,
+                   "started_at": 1767000001.5, "ends_at": 1767000003.5}
+        (unix times; started_at and ends_at are null when no outage is configured, and
+        started_at is the scheduled start while the window is still ahead)."""
+        stats = self.stats.as_json()
+        window = self.outage
+        configured = window.configured
+        stats["outage"].update({
+            "active": window.is_active(time.monotonic()),
+            "started_at": window.start + self._wall_minus_monotonic if configured else None,
+            "ends_at": window.end + self._wall_minus_monotonic if configured else None,
+        })
+        return stats
 
 
 def _key_bytes(key: str) -> bytes:
     return key.encode("utf-8", "surrogateescape")
+
+
+def _basic_credential(header: str) -> bytes | None:
+    """b"KEY:" from "Basic S0VZOg==", or None when the header is not valid Basic auth
+    (another scheme, not base64, or no "user:password" inside)."""
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        credential = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return credential if b":" in credential else None
 
 
 SANDBOX = web.AppKey("sandbox", Sandbox)
@@ -128,12 +214,14 @@ SANDBOX = web.AppKey("sandbox", Sandbox)
 
 def make_app(
     access_key: str, faults: FaultConfig, record_path: str | Path | None,
-    times_path: str | Path | None = None,
+    times_path: str | Path | None = None, destination: str = GAINSIGHT,
 ) -> web.Application:
-    """Build the receiver; record_path=None accepts messages without recording them."""
+    """Build the receiver of `destination` ("gainsight" or "gainsight-px"), serving only
+    that destination's event path; record_path=None accepts messages without recording them."""
     app = web.Application()
-    app[SANDBOX] = Sandbox(access_key, faults, MessageRecorder(record_path, times_path))
-    app.router.add_post(EVENT_PATH, receive_event)
+    recorder = MessageRecorder(record_path, times_path)
+    app[SANDBOX] = Sandbox(access_key, faults, recorder, destination)
+    app.router.add_post(PATH_BY_DESTINATION[destination], receive_event)
     app.router.add_get("/_sandbox/stats", get_stats)
     app.router.add_post("/_sandbox/flush", flush_record)
     app.router.add_post("/_sandbox/faults", replace_faults)
@@ -161,16 +249,17 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return web.json_response({"result": False, "error": message}, status=status, headers=headers)
 
 
-def _parse_message(body: bytes) -> tuple[dict[str, Any] | None, str]:
-    """(message, "") for a JSON object, else (None, what was wrong)."""
+def _parse_message(body: bytes) -> tuple[Any, str]:
+    """(decoded JSON, "") for valid JSON, else (None, what was wrong)."""
     try:
-        message = json.loads(body, parse_constant=_reject_constant)
+        return json.loads(body, parse_constant=_reject_constant), ""
     except ValueError as error:
         return None, f"body is not valid JSON: {error}"
-    if not isinstance(message, dict):
-        kind = _JSON_TYPE_NAMES.get(type(message), type(message).__name__)
-        return None, f"body must be a JSON object (one Segment message), got {kind}"
-    return message, ""
+
+
+def _not_an_object(value: Any) -> str:
+    kind = _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+    return f"body must be a JSON object (one Segment message), got {kind}"
 
 
 def _reject_constant(name: str) -> None:
@@ -193,14 +282,28 @@ async def _answer_event(
     request: web.Request, sandbox: Sandbox, arrival_second: int
 ) -> web.Response:
     stats, faults = sandbox.stats, sandbox.faults
+    outage = sandbox.outage_answer()
+    if outage is not None:
+        stats.arrivals_per_second[arrival_second] += 1
+        stats.outage[outage] += 1
+        if outage == "503":
+            return _error(503, "outage: service unavailable")
+        return _drop_connection(request)
     if faults.latency_ms:
         await asyncio.sleep(faults.latency_ms / 1000)
-    given_key = request.headers.get("accessKey")
-    if given_key is None or not sandbox.is_authorised(given_key):
+    problem = sandbox.credential_problem(request.headers)
+    if problem:
         stats.unauthorized += 1
-        return _error(401, "missing accessKey header" if given_key is None else "invalid accessKey")
+        headers = ({"WWW-Authenticate": 'Basic realm="sandbox"'}
+                   if sandbox.destination == GAINSIGHT_PX else None)
+        return _error(401, problem, headers)
     message, problem = _parse_message(await request.read())
-    if message is None:
+    if not problem and sandbox.destination == GAINSIGHT_PX and message == []:
+        stats.key_checks += 1
+        return _error(400, "empty batch: nothing to record (the API key is valid)")
+    if not problem and not isinstance(message, dict):
+        problem = _not_an_object(message)
+    if problem:
         stats.bad_request += 1
         return _error(400, problem)
 
@@ -216,9 +319,7 @@ async def _answer_event(
     if outcome == "400":
         return _error(400, "injected 400: bad request")
     if outcome == "drop":
-        if request.transport is not None:
-            request.transport.close()
-        return web.Response()  # never sent: aiohttp ignores writes to the closed connection
+        return _drop_connection(request)
     if outcome == "stall":
         await asyncio.sleep(faults.stall_seconds)
     sandbox.recorder.append(message)
@@ -227,8 +328,14 @@ async def _answer_event(
     return web.json_response({"result": True})
 
 
+def _drop_connection(request: web.Request) -> web.Response:
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response()  # never sent: aiohttp ignores writes to the closed connection
+
+
 async def get_stats(request: web.Request) -> web.Response:
-    return web.json_response(request.app[SANDBOX].stats.as_json())
+    return web.json_response(request.app[SANDBOX].stats_json())
 
 
 async def flush_record(request: web.Request) -> web.Response:

@@ -52,12 +52,6 @@ def wait_until(condition, seconds=5.0):
         time.sleep(0.05)
 
 
-@pytest.fixture(autouse=True)
-def no_proxy_for_loopback(monkeypatch):
-    for name in ("no_proxy", "NO_PROXY"):
-        monkeypatch.setenv(name, "127.0.0.1")
-
-
 @pytest.fixture
 def sandbox(tmp_path):
     with SandboxProcess(KEY, directory=tmp_path) as running:
@@ -238,6 +232,9 @@ def test_stats_count_every_kind_of_answer(sandbox):
     assert stats["unauthorized"] == 2
     assert stats["bad_request"] == 1
     assert stats["injected"] == {"503": 2, "429": 0, "drop": 0, "stall": 0, "400": 0}
+    assert stats["key_checks"] == 0
+    assert stats["outage"] == {"503": 0, "drop": 0, "active": False,
+                               "started_at": None, "ends_at": None}
     assert sum(stats["arrivals_per_second"].values()) == 5
     assert sum(stats["accepted_per_second"].values()) == 3
     assert all(abs(int(second) - time.time()) < 60 for second in stats["arrivals_per_second"])
