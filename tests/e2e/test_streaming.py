@@ -110,3 +110,25 @@ def test_streaming_delivers_each_event_once_with_its_account(pubsub, sandbox):
         "read": "9", "duplicates": "1", "skipped_by_integrations": "1", "filtered": "1", "unsupported": "2",
         "invalid": "1", "delivered": "3"}
     assert ACCESS_KEY not in stdout + stderr
+
+
+def test_streaming_waits_out_an_outage_and_dead_letters_nothing(pubsub, start_sandbox):
+    sandbox = start_sandbox()
+    job = start_job(pubsub, sandbox)
+    try:
+        publish([{"type": "identify", "userId": "u1", "messageId": "o-i1", "traits": {"accountId": "ACC-1"}}])
+        wait_for(lambda: len(sandbox.received()) == 1, what="the first event")
+        sandbox.set_faults(outage_after_seconds=0, outage_seconds=15)   # down from now, for 15 s
+        tracks = [{"type": "track", "userId": "u1", "messageId": f"o-t{n}", "event": "Signed Up"}
+                  for n in range(8)]
+        publish(tracks)
+        wait_for(lambda: sandbox.stats()["outage"]["503"] + sandbox.stats()["outage"]["drop"] >= 3,
+                 what="requests during the outage")
+        wait_for(lambda: len(sandbox.received()) == 9, what="every event after the outage")
+        time.sleep(2)  # anything sent twice would have arrived by now
+    finally:
+        stdout, stderr = stop_job(job)
+    received = [m["messageId"] for m in sandbox.received()]
+    assert sorted(received) == sorted(["o-i1"] + [t["messageId"] for t in tracks]), stderr[-3000:]
+    assert pubsub.published(DEAD_TOPIC) == []
+    assert "destination unreachable" in stderr
