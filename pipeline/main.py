@@ -24,6 +24,9 @@ DEFAULT_BATCH_RUNNER = "FnApiRunner"
 DEFAULT_STREAMING_RUNNER = "BundleBasedDirectRunner"
 # How long a stopped local stream waits for the runner's workers to finish their current work.
 CANCEL_WAIT_SECONDS = 20.0
+# Beam's local running modes that give the default's answer, event for event (tests/e2e/
+# test_running_modes.py). multi_threading is refused: see check_local_running_mode.
+ACCEPTED_RUNNING_MODES = ("in_memory", "multi_processing")
 
 
 def run(argv: list[str] | None = None, environ=None) -> int:
@@ -58,7 +61,30 @@ def configure(argv: list[str], environ) -> tuple[PipelineOptions, JobConfig]:
     standard.streaming = standard.streaming or config.streaming
     if not standard.runner:
         standard.runner = DEFAULT_STREAMING_RUNNER if config.streaming else DEFAULT_BATCH_RUNNER
+    if not _is_remote(standard.runner):
+        check_local_running_mode(options.view_as(DirectOptions))
     return options, config
+
+
+def check_local_running_mode(direct: DirectOptions) -> None:
+    """Refuses the local modes that do not give the default's outcome; raises ConfigError.
+
+    multi_threading runs Beam's SDK harness in this process over gRPC with a 1 s time-based
+    output buffer (worker_handlers.DATA_BUFFER_TIME_LIMIT_MS): a timer thread flushes the
+    buffer while the bundle's thread is still writing to it, without a lock, so elements
+    written between its get() and its clear are dropped, and a flush can cut an element in
+    two, which the runner then decodes as garbage (Beam 2.77, data_plane.py,
+    TimeBasedBufferingClosableOutputStream). in_memory and multi_processing buffer by size.
+    """
+    mode = direct.direct_running_mode
+    if mode not in ACCEPTED_RUNNING_MODES:
+        raise ConfigError("--direct_running_mode", (
+            f"{mode} is refused: in Beam 2.77 its workers flush their output buffers from a timer "
+            "thread while a bundle is still writing, which drops or corrupts events (requests "
+            "missing, a summary that does not balance, or memory exhausted). Use in_memory (the "
+            "default) or multi_processing"))
+    if direct.direct_num_workers is not None and direct.direct_num_workers < 0:
+        raise ConfigError("--direct_num_workers", "must be 0 (one worker per CPU) or more")
 
 
 def _is_remote(runner: str) -> bool:
