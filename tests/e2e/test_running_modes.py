@@ -49,6 +49,8 @@ def outcome(manifest: dict, out: Path, mode_args=()) -> dict:
     """The run's preview lines (as a multiset), summary and dead letters (without their time)."""
     result = run_cli(job_args(manifest, out) + list(mode_args), out)
     assert result.code == 0, result.stderr
+    # the CLI skips the interpreter's teardown after a backfill: nothing it printed is lost
+    assert result.stdout.endswith(f"summary: {out / 'summary.json'}\n")
     lines = [line for path in sorted(glob.glob(f"{out}/preview-*.jsonl"))
              for line in Path(path).read_text(encoding="utf-8").splitlines()]
     dead_letters = sorted((r["stage"], r["reason"], r.get("source"), r.get("raw"))
