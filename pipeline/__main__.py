@@ -1,6 +1,4 @@
 """`python -m pipeline ARGS`: run the job (see README for the flags)."""
-import sys
+from pipeline.main import exit_process, run
 
-from pipeline.main import run
-
-sys.exit(run())
+exit_process(run())

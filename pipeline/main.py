@@ -1,6 +1,7 @@
 """run(): parse flags, validate them, build the graph, run it, print and write the summary."""
 import gc
 import json
+import logging
 import os
 import signal
 import sys
@@ -25,10 +26,19 @@ DEFAULT_BATCH_RUNNER = "FnApiRunner"
 DEFAULT_STREAMING_RUNNER = "BundleBasedDirectRunner"
 # How long a stopped local stream waits for the runner's workers to finish their current work.
 CANCEL_WAIT_SECONDS = 20.0
+# Beam's local running modes that give the default's answer, event for event (tests/e2e/
+# test_running_modes.py). multi_threading is refused: see check_local_running_mode.
+ACCEPTED_RUNNING_MODES = ("in_memory", "multi_processing")
+
+# Set once a local backfill has written every output and printed its summary: the CLI may then
+# end the process without the interpreter's teardown (exit_process).
+_outputs_complete = False
 
 
 def run(argv: list[str] | None = None, environ=None) -> int:
     """Runs the job; returns the process exit code (see README: 0 to 5)."""
+    global _outputs_complete
+    _outputs_complete = False
     try:
         options, config = configure(sys.argv[1:] if argv is None else argv,
                                     os.environ if environ is None else environ)
@@ -64,6 +74,8 @@ def configure(argv: list[str], environ) -> tuple[PipelineOptions, JobConfig]:
     standard.streaming = standard.streaming or config.streaming
     if not standard.runner:
         standard.runner = DEFAULT_STREAMING_RUNNER if config.streaming else DEFAULT_BATCH_RUNNER
+    if not _is_remote(standard.runner):
+        check_local_running_mode(options.view_as(DirectOptions))
     return options, config
 
 
@@ -90,6 +102,27 @@ def _check_key_before_reading(config: JobConfig) -> int:
     return 5
 
 
+def check_local_running_mode(direct: DirectOptions) -> None:
+    """Refuses the local modes that do not give the default's outcome; raises ConfigError.
+
+    multi_threading runs Beam's SDK harness in this process over gRPC with a 1 s time-based
+    output buffer (worker_handlers.DATA_BUFFER_TIME_LIMIT_MS): a timer thread flushes the
+    buffer while the bundle's thread is still writing to it, without a lock, so elements
+    written between its get() and its clear are dropped, and a flush can cut an element in
+    two, which the runner then decodes as garbage (Beam 2.77, data_plane.py,
+    TimeBasedBufferingClosableOutputStream). in_memory and multi_processing buffer by size.
+    """
+    mode = direct.direct_running_mode
+    if mode not in ACCEPTED_RUNNING_MODES:
+        raise ConfigError("--direct_running_mode", (
+            f"{mode} is refused: in Beam 2.77 its workers flush their output buffers from a timer "
+            "thread while a bundle is still writing, which drops or corrupts events (requests "
+            "missing, a summary that does not balance, or memory exhausted). Use in_memory (the "
+            "default) or multi_processing"))
+    if direct.direct_num_workers is not None and direct.direct_num_workers < 0:
+        raise ConfigError("--direct_num_workers", "must be 0 (one worker per CPU) or more")
+
+
 def _is_remote(runner: str) -> bool:
     return any(name in runner for name in ("Dataflow", "Portable", "Flink", "Spark"))
 
@@ -107,6 +140,7 @@ def _run_remotely(pipeline, config: JobConfig) -> int:
 
 def _run_locally(pipeline, options: PipelineOptions, config: JobConfig) -> int:
     """Runs in this process with a progress line; a stream runs until interrupted."""
+    global _outputs_complete
     # A local run holds whole shuffles in memory as millions of small objects; collecting the
     # young generation less often saves about 8% of a 1M-event backfill (bench B1).
     gc.set_threshold(100_000, 50, 100)
@@ -117,7 +151,24 @@ def _run_locally(pipeline, options: PipelineOptions, config: JobConfig) -> int:
         if config.streaming:
             return _follow_local_stream(result)
         result.wait_until_finish()
-    return _report(build_summary(counter_values(result)), config)
+    code = _report(build_summary(counter_values(result)), config)
+    _outputs_complete = True
+    return code
+
+
+def exit_process(code: int) -> None:
+    """Ends the CLI's process with `code`. After a local backfill, whose every output is
+    written and closed by then, it skips the interpreter's teardown (freeing millions of
+    objects, joining Beam's threads): stdout and stderr are flushed, then os._exit. Otherwise,
+    and whenever run() is called as a library, nothing changes: sys.exit."""
+    if not _outputs_complete:
+        sys.exit(code)
+    for stream in [*logging.getLogger().handlers, sys.stdout, sys.stderr]:
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed or broken pipe: nothing more can be said there
+            pass
+    os._exit(code)
 
 
 def _follow_local_stream(result) -> int:
