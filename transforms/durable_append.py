@@ -14,7 +14,7 @@ instances, runs) can share one prefix without coordinating. A daemon thread writ
 lines at most `flush_seconds` after the oldest of them was appended, so a process killed with
 SIGKILL loses at most the last `flush_seconds` of lines. A local file is fsynced at every
 flush; a local write can tear only the last line (a crash mid-write): readers of these files
-ignore a last line without its newline (see transforms.checkpoint.iter_complete_lines).
+ignore a last line without its newline (see transforms.checkpoint.hashes_of_file).
 
 Plain Python; Beam's FileSystems is used only to create gs:// (and other remote) objects.
 """
