@@ -23,12 +23,9 @@ import threading
 import time
 import uuid
 
+from transforms.paths import is_remote  # gs:// (any scheme://): one object per flush
+
 FLUSH_SECONDS = 1.0
-
-
-def is_remote(path: str) -> bool:
-    """True for gs:// (any scheme://) paths, which are written one object per flush."""
-    return "://" in path
 
 
 def join_path(directory: str, name: str) -> str:

@@ -20,6 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 from transforms import counters, tags
 from transforms.dead_letter import dead_letter_record
 from transforms.parse import MAX_EVENT_BYTES
+from transforms.paths import is_visible
 
 # Longest prefix of a line kept in memory: enough for the parser to reject an oversize event.
 MAX_LINE_HEAD = MAX_EVENT_BYTES + 1
@@ -79,7 +80,11 @@ class ReadLinesFn(counters.CountingDoFn):
 
 
 class ReadSegmentFiles(beam.PTransform):
-    """Glob patterns -> {MAIN: ((path, line_number), bytes), DEAD_LETTER: records}."""
+    """Glob patterns -> {MAIN: ((path, line_number), bytes), DEAD_LETTER: records}.
+
+    A `DIR/**` pattern (transforms.paths.input_pattern of a directory) reads every file below
+    DIR except hidden ones.
+    """
 
     def __init__(self, patterns):
         super().__init__()
@@ -90,7 +95,8 @@ class ReadSegmentFiles(beam.PTransform):
                    | "Patterns" >> beam.Create(self._patterns)
                    # A pattern that matches nothing fails the job instead of reading nothing.
                    | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.DISALLOW)
-                   | "Paths" >> beam.Map(lambda metadata: metadata.path)
+                   | "Paths" >> beam.FlatMap(lambda metadata, patterns=tuple(self._patterns): (
+                       [metadata.path] if is_visible(metadata.path, patterns) else []))
                    | "SpreadFiles" >> beam.Reshuffle()
                    | "Lines" >> beam.ParDo(ReadLinesFn()).with_outputs(
                        tags.DEAD_LETTER, main=tags.MAIN))
