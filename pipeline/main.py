@@ -16,6 +16,7 @@ from pipeline.progress import ProgressReporter
 from pipeline.options import (ACCESS_KEY_ENV, ConfigError, JobConfig, extract_access_key,
                               resolve_config, unknown_flags)
 from pipeline.summary import build_summary, counter_values, format_table
+from transforms import stopping
 from transforms.counters import LOCAL_TALLY
 
 # Beam 2.77's DirectRunner first tries to download a Prism binary. Run a backfill on the
@@ -24,10 +25,12 @@ DEFAULT_BATCH_RUNNER = "FnApiRunner"
 DEFAULT_STREAMING_RUNNER = "BundleBasedDirectRunner"
 # How long a stopped local stream waits for the runner's workers to finish their current work.
 CANCEL_WAIT_SECONDS = 20.0
+# Exit code of a local backfill stopped by SIGTERM or Ctrl-C (README's exit-code table).
+EXIT_STOPPED = 4
 
 
 def run(argv: list[str] | None = None, environ=None) -> int:
-    """Runs the job; returns the process exit code (see README: 0, 1, 2 or 3)."""
+    """Runs the job; returns the process exit code (see README: 0, 1, 2, 3 or 4)."""
     try:
         options, config = configure(sys.argv[1:] if argv is None else argv,
                                     os.environ if environ is None else environ)
@@ -83,12 +86,42 @@ def _run_locally(pipeline, options: PipelineOptions, config: JobConfig) -> int:
     gc.set_threshold(100_000, 50, 100)
     # Worker processes of the multi-processing local mode count in their own memory.
     in_process = options.view_as(DirectOptions).direct_running_mode != "multi_processing"
-    with ProgressReporter(enabled=in_process):
+    if config.streaming:
+        with ProgressReporter(enabled=in_process):
+            return _follow_local_stream(pipeline.run())
+    with ProgressReporter(enabled=in_process), StopOnSignals():
         result = pipeline.run()
-        if config.streaming:
-            return _follow_local_stream(result)
         result.wait_until_finish()
     return _report(build_summary(counter_values(result)), config)
+
+
+class StopOnSignals:
+    """Context manager for a local backfill: the first SIGTERM or SIGINT (Ctrl-C) asks the job to
+    stop (transforms.stopping: the reader reads no more, the sink sends no new request) and the
+    run ends normally, flushing the checkpoint and the dead letters; a second one aborts at once.
+    The previous handlers are back on exit."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __enter__(self):
+        stopping.reset()
+        self._previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc_info):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    @staticmethod
+    def _handle(signum, frame):
+        name = signal.Signals(signum).name
+        if stopping.stop_requested():
+            print(f"{name} again: aborting now (what was settled in the last second may be sent "
+                  "again on resume)", file=sys.stderr, flush=True)
+            os._exit(128 + signum)  # pylint: disable=protected-access
+        stopping.request_stop(f"interrupted by {name}")
+        print(f"{name}: stopping: no more lines are read; requests in flight finish, then the "
+              "summary so far (send it again to abort at once)", file=sys.stderr, flush=True)
 
 
 def _follow_local_stream(result) -> int:
@@ -137,6 +170,9 @@ def _report(summary: dict, config: JobConfig) -> int:
         with FileSystems.create(config.summary) as out:  # local (parents created) or gs://
             out.write(json.dumps(summary, indent=2, sort_keys=True).encode("utf-8"))
         print(f"summary: {config.summary}")
+    stopped = stopping.stop_requested() and not config.streaming
+    if stopped:
+        print(_resume_hint(config), file=sys.stderr, flush=True)
     if summary["key_rejected"]:
         print(f"error: Gainsight rejected the access key repeatedly (HTTP 401/403), so delivery "
               f"stopped; {summary['dead_lettered']} undelivered events are in the dead letter. "
@@ -146,4 +182,15 @@ def _report(summary: dict, config: JobConfig) -> int:
     if not summary["balanced"]:
         print("error: the counts do not add up (see the table); please report this", file=sys.stderr)
         return 1
-    return 0
+    return EXIT_STOPPED if stopped else 0
+
+
+def _resume_hint(config: JobConfig) -> str:
+    """The one line a stopped backfill ends with: how to go on from here."""
+    reason = stopping.stop_reason() or "stopped"
+    if config.checkpoint:
+        return (f"stopped ({reason}) before the end: to resume, run the same command again with "
+                f"the same --checkpoint {config.checkpoint}; what it recorded as settled is not sent again")
+    return (f"stopped ({reason}) before the end: running the same command again would send again "
+            "what this run delivered; give --checkpoint DIR next time, and the same command then "
+            "resumes where it stopped")

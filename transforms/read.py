@@ -21,6 +21,7 @@ from transforms import counters, tags
 from transforms.dead_letter import dead_letter_record
 from transforms.parse import MAX_EVENT_BYTES
 from transforms.paths import is_visible
+from transforms.stopping import stop_requested
 
 # Longest prefix of a line kept in memory: enough for the parser to reject an oversize event.
 MAX_LINE_HEAD = MAX_EVENT_BYTES + 1
@@ -60,13 +61,21 @@ def _skip_to_next_line(stream, chunk: int):
 
 
 class ReadLinesFn(counters.CountingDoFn):
-    """File path -> ((path, line_number), bytes) per non-blank line; damage -> DEAD_LETTER."""
+    """File path -> ((path, line_number), bytes) per non-blank line; damage -> DEAD_LETTER.
+
+    Once a stop is requested (transforms.stopping: SIGTERM or Ctrl-C of a local run) it reads
+    no further line and counts nothing more, so the summary balances over what was read.
+    """
 
     def process(self, path):
         last_line = 0
+        if stop_requested():
+            return
         try:
             with open_events_file(path) as stream:
                 for last_line, line in iter_lines(stream):
+                    if stop_requested():
+                        return
                     if line.strip():
                         self.count(counters.READ)
                         yield (path, last_line), line

@@ -65,3 +65,29 @@ def test_dead_letters_of_delivery_are_on_disk_while_the_run_goes_so_sigkill_lose
     after_kill = _deliver_dead_letters(out)
     assert len(after_kill) >= len(on_disk) and len(after_kill) < EVENTS  # killed mid-run
     assert [r["raw"] for r in read_jsonl(f"{out}/dl/dead-letter-*.jsonl") if r["stage"] == "parse"] == ['{"broken": ']
+
+
+def test_sigterm_ends_with_the_summary_so_far_how_to_resume_and_exit_code_4(tmp_path, start_sandbox):
+    sandbox = start_sandbox(rate_400=0.2, latency_ms=20, seed=5)
+    source = write_jsonl(tmp_path / "events.jsonl", _events(200))
+    out = tmp_path / "out"
+    checkpoint = tmp_path / "ckpt"
+    process = _start(["--input", str(source), "--gainsight_endpoint", sandbox.url,
+                      "--checkpoint", str(checkpoint), "--summary", f"{out}/"], out)
+    try:
+        _wait_until(lambda: sandbox.stats()["injected"]["400"] >= 5, process)
+        answered_400 = sandbox.stats()["injected"]["400"]
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=WAIT_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 4, stderr
+    assert "SIGTERM: stopping" in stderr
+    assert (f"stopped (interrupted by SIGTERM) before the end: to resume, run the same command again "
+            f"with the same --checkpoint {checkpoint}") in stderr
+    table = dict(line.split() for line in stdout.splitlines() if len(line.split()) == 2)
+    assert table["balanced"] == "yes" and int(table["read"]) == 200
+    assert (out / "summary.json").exists()
+    assert len(_deliver_dead_letters(out)) >= answered_400
