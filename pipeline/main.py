@@ -17,6 +17,7 @@ from pipeline.options import (ACCESS_KEY_ENV, ConfigError, JobConfig, extract_ac
                               resolve_config, unknown_flags)
 from pipeline.summary import build_summary, counter_values, format_table
 from transforms import stopping
+from transforms.paths import is_visible
 from transforms.counters import LOCAL_TALLY
 
 # Beam 2.77's DirectRunner first tries to download a Prism binary. Run a backfill on the
@@ -89,10 +90,22 @@ def _run_locally(pipeline, options: PipelineOptions, config: JobConfig) -> int:
     if config.streaming:
         with ProgressReporter(enabled=in_process):
             return _follow_local_stream(pipeline.run())
-    with ProgressReporter(enabled=in_process), StopOnSignals():
+    with ProgressReporter(enabled=in_process, total_bytes=input_size(config.inputs),
+                          rate_cap=None if config.preview else config.sink.max_requests_per_second), \
+            StopOnSignals():
         result = pipeline.run()
         result.wait_until_finish()
     return _report(build_summary(counter_values(result)), config)
+
+
+def input_size(patterns) -> int | None:
+    """Bytes of the files the --input patterns match (as the reader will read them), or None."""
+    try:
+        matched = FileSystems.match(list(patterns))
+    except Exception:  # pylint: disable=broad-except  (progress only: never fail the run for it)
+        return None
+    return sum(m.size_in_bytes for result in matched for m in result.metadata_list
+               if is_visible(m.path, patterns)) or None
 
 
 class StopOnSignals:

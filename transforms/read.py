@@ -60,32 +60,60 @@ def _skip_to_next_line(stream, chunk: int):
             return
 
 
+def stream_position(stream) -> int:
+    """Bytes of the file read so far: for a .gz, of the compressed file under the decompressor."""
+    return (getattr(stream, "fileobj", None) or stream).tell()
+
+
 class ReadLinesFn(counters.CountingDoFn):
     """File path -> ((path, line_number), bytes) per non-blank line; damage -> DEAD_LETTER.
 
     Once a stop is requested (transforms.stopping: SIGTERM or Ctrl-C of a local run) it reads
     no further line and counts nothing more, so the summary balances over what was read.
+    Counts BYTES_READ (the file's own bytes, compressed for .gz) every POSITION_EVERY lines and
+    at the end, for the progress line's share of the input read.
     """
+
+    POSITION_EVERY = 1000
 
     def process(self, path):
         last_line = 0
         if stop_requested():
             return
+        position = _Position()
         try:
             with open_events_file(path) as stream:
                 for last_line, line in iter_lines(stream):
                     if stop_requested():
-                        return
+                        break
+                    if last_line % self.POSITION_EVERY == 0:
+                        self.count(counters.BYTES_READ, position.advance(stream))
                     if line.strip():
                         self.count(counters.READ)
                         yield (path, last_line), line
                     else:
                         self.count(counters.BLANK_LINES)
+                self.count(counters.BYTES_READ, position.advance(stream))
         except _READ_ERRORS as err:
             self.count(counters.UNREADABLE_FILES)
             yield beam.pvalue.TaggedOutput(tags.DEAD_LETTER, dead_letter_record(
                 "read", f"file unreadable after line {last_line}: {type(err).__name__}: {err}",
                 source=path))
+
+
+class _Position:
+    """The stream position counted so far; advance() -> bytes since the last call (0 if unknown)."""
+
+    def __init__(self):
+        self.counted = 0
+
+    def advance(self, stream) -> int:
+        try:
+            now = stream_position(stream)
+        except (OSError, ValueError, AttributeError):
+            return 0
+        delta, self.counted = max(now - self.counted, 0), max(now, self.counted)
+        return delta
 
 
 class ReadSegmentFiles(beam.PTransform):
