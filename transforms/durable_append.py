@@ -37,9 +37,9 @@ class DurableAppender:
     """Appends lines (str, no newline inside) to this writer's own files at `prefix`; thread-safe.
 
     Lines are written by flush(), by close(), and by a daemon thread at most `flush_seconds`
-    after the oldest pending line was appended. A failed write keeps its lines pending (the next
-    flush tries again) and is raised by the next flush() or close() of the caller, so a bundle
-    that could not record its lines fails instead of pretending it did.
+    after the oldest pending line was appended. A failed write keeps its lines pending, in
+    order, for the next attempt; flush() and close() raise when their own write fails, so a
+    bundle that could not record its lines fails instead of pretending it did.
     """
 
     def __init__(self, prefix: str, suffix: str = ".jsonl", flush_seconds: float = FLUSH_SECONDS,
@@ -55,7 +55,7 @@ class DurableAppender:
         self._lock = threading.Condition()  # guards _pending, _oldest, _closed
         self._write_lock = threading.Lock()  # one write at a time, in order
         self._closed = False
-        self._error: BaseException | None = None
+        self.last_error: BaseException | None = None  # of the timer thread's last failed write
         self._file = None                    # local: the open file, created on the first write
         self._objects = 0                    # remote: objects written so far
         self.paths: list[str] = []           # the files (objects) written so far
@@ -83,9 +83,9 @@ class DurableAppender:
             self._pending.extend(lines)
 
     def flush(self) -> None:
-        """Writes every line appended so far; raises the error of a failed earlier write."""
+        """Writes every line appended so far (raises OSError if that fails)."""
         self._write_pending()
-        self._raise_error()
+        self.last_error = None  # an earlier failure of the timer's write: its lines are written now
 
     def close(self) -> None:
         """Flushes, stops the timer thread and closes the file; appending afterwards fails."""
@@ -101,11 +101,6 @@ class DurableAppender:
                     self._file.close()
                     self._file = None
 
-    def _raise_error(self):
-        error, self._error = self._error, None
-        if error is not None:
-            raise OSError(f"could not write {self.prefix}-{self._id}*{self.suffix}: {error}") from error
-
     def _flush_periodically(self):
         while True:
             with self._lock:
@@ -120,7 +115,7 @@ class DurableAppender:
             try:
                 self._write_pending()
             except Exception as err:  # pylint: disable=broad-except
-                self._error = err      # raised by the caller's next flush()
+                self.last_error = err  # the lines stay pending: the next flush writes them
                 time.sleep(min(self._flush_seconds, 1.0))
 
     def _write_pending(self):
