@@ -14,6 +14,7 @@ and each settled line is `[outcome, messageId]`:
     open_checkpoint(DIR, {"destination": ..., "endpoint": ...})   # at start-up: manifest made or checked
     settled = load_settled(DIR)              # "ajs-..." in settled -> already settled, skip it
     recorder = SettledRecorder(DIR)          # per DoFn instance: record(), flush() per bundle, close()
+    compact_settled(DIR)                     # at start-up (optional): many files (gs:// objects) -> one
 
 The manifest says what the checkpoint was written for (never a key): using it for another
 destination or endpoint raises CheckpointMismatch. Lines are written through
@@ -31,6 +32,7 @@ import bisect
 import hashlib
 import json
 import os
+import uuid
 from array import array
 from concurrent.futures import ThreadPoolExecutor
 
@@ -240,6 +242,83 @@ def load_settled(directory: str) -> SettledIds:
             hashes.extend(object_hashes)
             skipped += object_skipped
     return SettledIds(hashes, skipped)
+
+
+def compact_settled(directory: str, min_files: int = 2) -> int:
+    """Merges the checkpoint's settled files into one new file and deletes the merged ones;
+    returns how many were merged (0 when fewer than `min_files`). Their complete lines are kept
+    as they are; torn and unreadable ones are left out.
+
+    On gs:// a long backfill leaves up to one object per second per writer, and load_settled
+    reads each; compacting at start-up keeps that from growing across resumes. The merged file
+    is written before anything is deleted, and only the files it holds are deleted (a crash in
+    between leaves ids twice, which count once). Call it before this run's recorders start: on
+    gs:// it is safe even while another job still writes (objects never change once written),
+    but a local file still appended to by another process would lose what is written after.
+    """
+    paths = settled_paths(directory)
+    if len(paths) < min_files:
+        return 0
+    target = join_path(directory, f"{SETTLED_PREFIX}-{uuid.uuid4().hex[:12]}-compacted.jsonl")
+    with _create_binary(target) as out:
+        for path in paths:
+            with _open_binary(path) as stream:
+                for line in stream:
+                    if line.endswith(b"\n") and _is_record(line):
+                        out.write(line)
+    _delete(paths)
+    return len(paths)
+
+
+def _is_record(line: bytes) -> bool:
+    try:
+        outcome, message_id = orjson.loads(line)
+    except (ValueError, TypeError):
+        return False
+    return outcome in OUTCOMES and isinstance(message_id, str)
+
+
+class _LocalAtomicFile:
+    """A local file written under a temporary name and renamed (fsynced) when closed."""
+
+    def __init__(self, path: str):
+        self._path = path
+        self._temporary = path + ".tmp"
+        self._file = open(self._temporary, "wb")  # pylint: disable=consider-using-with
+
+    def write(self, data: bytes):
+        self._file.write(data)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *rest):
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        if exc_type is None:
+            os.replace(self._temporary, self._path)
+        else:
+            os.unlink(self._temporary)
+
+
+def _create_binary(path: str):
+    if not is_remote(path):
+        return _LocalAtomicFile(path)
+    from apache_beam.io.filesystem import CompressionTypes  # pylint: disable=import-outside-toplevel
+    from apache_beam.io.filesystems import FileSystems  # pylint: disable=import-outside-toplevel
+    return FileSystems.create(path, mime_type="application/x-ndjson",
+                              compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def _delete(paths: list[str]):
+    if paths and not is_remote(paths[0]):
+        for path in paths:
+            os.unlink(path)
+        return
+    from apache_beam.io.filesystems import FileSystems  # pylint: disable=import-outside-toplevel
+    for start in range(0, len(paths), 1000):
+        FileSystems.delete(paths[start:start + 1000])
 
 
 class SettledRecorder:

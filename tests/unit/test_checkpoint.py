@@ -132,3 +132,42 @@ def test_gcs_checkpoint_manifest_records_and_load(gcs_bucket):
     assert len(recorder.paths) == 2  # one object per flush
     settled = load_settled(directory)
     assert "m1" in settled and "m2" in settled and "m3" not in settled
+
+
+def test_compacting_merges_the_settled_files_into_one_and_keeps_every_id(tmp_path):
+    from transforms.checkpoint import compact_settled
+    for n in range(3):
+        recorder = SettledRecorder(str(tmp_path))
+        recorder.record(f"m{n}", "delivered")
+        recorder.close()
+    (tmp_path / "settled-torn.jsonl").write_bytes(b'["delivered","m9"]\n["deliv')
+    assert compact_settled(str(tmp_path)) == 4
+    files = list(tmp_path.glob("settled-*.jsonl"))
+    assert len(files) == 1
+    assert sorted(files[0].read_text().splitlines()) == [f'["delivered","m{n}"]' for n in (0, 1, 2, 9)]
+    settled = load_settled(str(tmp_path))
+    assert len(settled) == 4 and settled.skipped_lines == 0
+
+
+def test_compacting_one_file_does_nothing(tmp_path):
+    from transforms.checkpoint import compact_settled
+    recorder = SettledRecorder(str(tmp_path))
+    recorder.record("m1", "delivered")
+    recorder.close()
+    assert compact_settled(str(tmp_path)) == 0 and recorder.paths[0].endswith(
+        next(tmp_path.glob("settled-*.jsonl")).name)
+
+
+def test_gcs_compacting_many_objects(gcs_bucket):
+    from apache_beam.io.filesystems import FileSystems
+    from transforms.checkpoint import compact_settled, settled_paths
+    directory = f"{gcs_bucket}/{uuid.uuid4().hex}/ckpt"
+    recorder = SettledRecorder(directory, flush_seconds=3600)
+    for n in range(5):
+        recorder.record(f"m{n}", "delivered")
+        recorder.flush()
+    recorder.close()
+    assert compact_settled(directory) == 5
+    assert len(settled_paths(directory)) == 1
+    assert not any(FileSystems.exists(path) for path in recorder.paths)
+    assert all(f"m{n}" in load_settled(directory) for n in range(5))
