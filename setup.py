@@ -19,6 +19,6 @@ setuptools.setup(
     extras_require={
         # The sandbox (a local Gainsight stand-in) is only needed for the demo, tests and benchmarks.
         "sandbox": ["aiohttp>=3.9,<4"],
-        "test": ["aiohttp>=3.9,<4", "pytest>=8", "hypothesis>=6.100"],
+        "test": ["aiohttp>=3.9,<4", "pytest>=8", "hypothesis>=6.100", "gcp-storage-emulator>=2024.8"],
     },
 )

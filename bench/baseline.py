@@ -17,7 +17,7 @@ the job measures what Beam costs (and what the job's parallelism gains), not dif
     pass 2, the spill file:
         AccountHistory(user's facts).account_at(event_instant) or mapped_account -> with_account
 
-Writes PREFIX-00000-of-00001.jsonl with one transforms.gainsight.preview_line per request (the
+Writes PREFIX-00000-of-00001.jsonl with one transforms.sink.preview_line per request (the
 job's --preview format), dead letters of invalid lines and unreadable files (if --dead_letter),
 prints the summary table and writes it as JSON (--summary), with the job's keys
 (pipeline.summary.build_summary). Memory: the set of sent messageIds and the per-user facts; events

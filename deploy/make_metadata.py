@@ -35,6 +35,7 @@ REGEXES = {
     "dead_letter": [r"^gs://.+"],
     "account_mapping": [r"^gs://.+"],
     "preview": [r"^gs://.+"],
+    "checkpoint": [r"^gs://.+"],
     "ca_bundle": [GCS_OR_LOCAL],
     "allow_insecure_endpoint": [r"^(true|false)$"],
 }

@@ -49,17 +49,22 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
                 | "AttachAccountId" >> AttachAccountId(config.account_mapping, streaming,
                                                        config.account_mapping_refresh_minutes)
                 | "ToRequests" >> ToRequests())
-    failures = [lines[tags.DEAD_LETTER], parsed[tags.DEAD_LETTER]]
+    failures = {"Read": lines[tags.DEAD_LETTER], "Parse": parsed[tags.DEAD_LETTER]}
     if config.preview:
         _ = requests | "Preview" >> PreviewRequests(config.preview, config.sink.url, destination.path)
     else:
-        failures.append(requests
-                        | "Batch" >> BatchRequests(config.sink.batch_size, config.sink.sink_parallelism,
-                                                   streaming, config.max_buffering_seconds)
-                        | "Deliver" >> DeliverRequests(config.sink))
-    _ = (failures
-         | "AllFailures" >> beam.Flatten()
-         | "DeadLetters" >> _dead_letter_writer(config))
+        undelivered = (requests
+                       | "Batch" >> BatchRequests(config.sink.batch_size, config.sink.sink_parallelism,
+                                                  streaming, config.max_buffering_seconds)
+                       | "Deliver" >> DeliverRequests(config.sink))
+        if streaming:  # a backfill's sink writes its own (before its checkpoint records them)
+            failures["Deliver"] = undelivered
+    if streaming:  # one writer (or topic) for all; the labels --update matches stay as they were
+        _ = (tuple(failures.values())
+             | "AllFailures" >> beam.Flatten()
+             | "DeadLetters" >> _dead_letter_writer(config))
+    else:  # a writer fused into each stage that fails events: on disk as they happen
+        _ = failures | "DeadLetters" >> _dead_letter_writer(config)
 
 
 def _reader(config: JobConfig) -> beam.PTransform:

@@ -16,7 +16,8 @@ from pipeline.graph import build_pipeline
 from pipeline.progress import ProgressReporter
 from pipeline.options import ConfigError, JobConfig, extract_keys, resolve_config, unknown_flags
 from pipeline.summary import build_summary, counter_values, format_table
-from transforms import destinations
+from transforms import destinations, stopping
+from transforms.paths import is_visible
 from transforms.counters import LOCAL_TALLY
 from transforms.key_check import REJECTED, VALID, check_key
 
@@ -33,6 +34,10 @@ ACCEPTED_RUNNING_MODES = ("in_memory", "multi_processing")
 # Set once a local backfill has written every output and printed its summary: the CLI may then
 # end the process without the interpreter's teardown (exit_process).
 _outputs_complete = False
+
+
+# Exit code of a local backfill stopped by SIGTERM or Ctrl-C (README's exit-code table).
+EXIT_STOPPED = 4
 
 
 def run(argv: list[str] | None = None, environ=None) -> int:
@@ -146,10 +151,13 @@ def _run_locally(pipeline, options: PipelineOptions, config: JobConfig) -> int:
     gc.set_threshold(100_000, 50, 100)
     # Worker processes of the multi-processing local mode count in their own memory.
     in_process = options.view_as(DirectOptions).direct_running_mode != "multi_processing"
-    with ProgressReporter(enabled=in_process):
+    if config.streaming:
+        with ProgressReporter(enabled=in_process):
+            return _follow_local_stream(pipeline.run())
+    with ProgressReporter(enabled=in_process, total_bytes=input_size(config.inputs),
+                          rate_cap=None if config.preview else config.sink.max_requests_per_second), \
+            StopOnSignals():
         result = pipeline.run()
-        if config.streaming:
-            return _follow_local_stream(result)
         result.wait_until_finish()
     code = _report(build_summary(counter_values(result)), config)
     _outputs_complete = True
@@ -169,6 +177,45 @@ def exit_process(code: int) -> None:
         except (OSError, ValueError):  # closed or broken pipe: nothing more can be said there
             pass
     os._exit(code)
+
+
+def input_size(patterns) -> int | None:
+    """Bytes of the files the --input patterns match (as the reader will read them), or None."""
+    try:
+        matched = FileSystems.match(list(patterns))
+    except Exception:  # pylint: disable=broad-except  (progress only: never fail the run for it)
+        return None
+    return sum(m.size_in_bytes for result in matched for m in result.metadata_list
+               if is_visible(m.path, patterns)) or None
+
+
+class StopOnSignals:
+    """Context manager for a local backfill: the first SIGTERM or SIGINT (Ctrl-C) asks the job to
+    stop (transforms.stopping: the reader reads no more, the sink sends no new request) and the
+    run ends normally, flushing the checkpoint and the dead letters; a second one aborts at once.
+    The previous handlers are back on exit."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __enter__(self):
+        stopping.reset()
+        self._previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc_info):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    @staticmethod
+    def _handle(signum, frame):
+        name = signal.Signals(signum).name
+        if stopping.stop_requested():
+            print(f"{name} again: aborting now (what was settled in the last second may be sent "
+                  "again on resume)", file=sys.stderr, flush=True)
+            os._exit(128 + signum)  # pylint: disable=protected-access
+        stopping.request_stop(f"interrupted by {name}")
+        print(f"{name}: stopping: no more lines are read; requests in flight finish, then the "
+              "summary so far (send it again to abort at once)", file=sys.stderr, flush=True)
 
 
 def _follow_local_stream(result) -> int:
@@ -218,6 +265,9 @@ def _report(summary: dict, config: JobConfig) -> int:
             out.write(json.dumps(summary, indent=2, sort_keys=True).encode("utf-8"))
         print(f"summary: {config.summary}")
     destination = destinations.get(config.destination)
+    stopped = stopping.stop_requested() and not config.streaming
+    if stopped:
+        print(_resume_hint(config), file=sys.stderr, flush=True)
     if summary["key_rejected"]:
         credential = destination.credential
         print(f"error: {destination.title} rejected the key repeatedly (HTTP 401/403), so "
@@ -236,4 +286,15 @@ def _report(summary: dict, config: JobConfig) -> int:
     if not summary["balanced"]:
         print("error: the counts do not add up (see the table); please report this", file=sys.stderr)
         return 1
-    return 0
+    return EXIT_STOPPED if stopped else 0
+
+
+def _resume_hint(config: JobConfig) -> str:
+    """The one line a stopped backfill ends with: how to go on from here."""
+    reason = stopping.stop_reason() or "stopped"
+    if config.checkpoint:
+        return (f"stopped ({reason}) before the end: to resume, run the same command again with "
+                f"the same --checkpoint {config.checkpoint}; what it recorded as settled is not sent again")
+    return (f"stopped ({reason}) before the end: running the same command again would send again "
+            "what this run delivered; give --checkpoint DIR next time, and the same command then "
+            "resumes where it stopped")

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 from apache_beam.options.pipeline_options import _BeamArgumentParser
 
 from transforms import destinations
 from transforms.account_mapping import MappingError, load_mapping
+from transforms.checkpoint import CheckpointMismatch, open_checkpoint
 from transforms.http_delivery import RetryPolicy
+from transforms.paths import input_pattern, is_visible, output_path
 from transforms.secrets import SECRET_VERSION_PATTERN, Secret
 from transforms.sink import SinkConfig
 
@@ -24,6 +26,8 @@ ACCESS_KEY_ENV = destinations.get("gainsight").credential.env
 # Flags that carry a key: taken out of argv before Beam sees it.
 KEY_FLAGS = tuple(destination.credential.flag for destination in destinations.DESTINATIONS.values())
 DEFAULT_DEAD_LETTER = "output/dead-letter/dead-letter"
+# The file names an output flag given a directory writes inside it (transforms.paths.output_path).
+DEFAULT_NAMES = {"--dead_letter": "dead-letter", "--preview": "preview", "--summary": "summary.json"}
 # A project id as Beam's Pub/Sub source and sink accept it (6 to 63 characters: lowercase
 # letters, digits, "-", and ":" or "." for domain-scoped projects, starting with a letter).
 PROJECT_ID = r"[a-z][-a-z0-9:.]{4,61}[a-z0-9]"
@@ -102,7 +106,8 @@ class SegmentToGainsightOptions(PipelineOptions):
                  "identify/group calls; matched on userId, else anonymousId.")
         add("--dead_letter", default=DEFAULT_DEAD_LETTER, metavar="PREFIX",
             help="Prefix of the dead-letter JSONL files (local or gs://): one record per event "
-                 "that could not be parsed or delivered, with stage and reason.")
+                 "that could not be parsed or delivered, with stage and reason, written as the "
+                 "run goes. A directory (trailing slash) gets files named dead-letter-*.jsonl.")
         add("--dead_letter_topic", default=None, metavar="projects/P/topics/T",
             help="Streaming: publish dead-letter records (one JSON record per message) to this "
                  "Pub/Sub topic instead of writing files.")
@@ -117,10 +122,17 @@ class SegmentToGainsightOptions(PipelineOptions):
         add("--max_buffering_seconds", type=float, default=5.0,
             help="Streaming: the longest a request waits for its batch to fill before it is sent.")
         add("--summary", default=None, metavar="PATH",
-            help="Write the run's summary (counts) as JSON here at the end of a batch run.")
+            help="Write the run's summary (counts) as JSON here at the end of a batch run "
+                 "(a directory gets summary.json).")
         add("--preview", default=None, metavar="PREFIX",
             help="Build every request but send none: write them as JSONL "
-                 "({\"path\": ..., \"body\": ...}, no key) to files with this prefix.")
+                 "({\"path\": ..., \"body\": ...}, no key) to files with this prefix "
+                 "(a directory gets preview-*.jsonl).")
+        add("--checkpoint", default=None, metavar="DIR",
+            help="Backfill: record every settled event (delivered or dead-lettered at delivery) "
+                 "in this directory (local or gs://) as it settles; the same command run again "
+                 "skips what is recorded there. Made for one destination and endpoint; a new "
+                 "directory starts over. A stream needs none.")
         add("--batch_size", type=int, default=500,
             help="Requests handed to the sink at a time per shard (1-10000).")
         add("--max_concurrent_requests", type=int, default=16,
@@ -167,6 +179,7 @@ class JobConfig:
     account_mapping_refresh_minutes: float = 60.0
     max_buffering_seconds: float = 5.0
     no_wait: bool = False
+    checkpoint: str | None = None
 
     @property
     def streaming(self) -> bool:
@@ -209,13 +222,13 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
     opts = options.view_as(SegmentToGainsightOptions)
     destination = destinations.get(opts.destination)
     runner = options.view_as(StandardOptions).runner or ""
-    inputs = tuple(opts.input or ())
+    inputs = tuple(input_pattern(value) for value in opts.input or ())
     sources = [bool(inputs), bool(opts.input_subscription), bool(opts.input_topic)]
     if sum(sources) != 1:
         raise ConfigError(SOURCE_FLAGS, "give exactly one source: files (--input) for a backfill, "
                           "or a Pub/Sub subscription or topic for streaming")
     for pattern in inputs:
-        _check_matches(pattern)
+        _check_matches(pattern, inputs)
     streaming = not inputs
     _check_pattern("--input_subscription", opts.input_subscription, SUBSCRIPTION_PATTERN, PROJECT_ID_HINT)
     _check_pattern("--input_topic", opts.input_topic, TOPIC_PATTERN, PROJECT_ID_HINT)
@@ -227,6 +240,7 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
                 raise ConfigError(flag, "works with a backfill (--input) only: a stream has no end")
     elif opts.dead_letter_topic:
         raise ConfigError("--dead_letter_topic", "is for streaming; a backfill writes --dead_letter files")
+    checkpoint = _check_checkpoint_flag(opts.checkpoint, streaming, opts.preview, runner)
     preview = opts.preview
     _check_pattern("--px_api_key_secret", opts.px_api_key_secret, SECRET_VERSION_PATTERN)
     key, key_secret = _destination_key(destination, opts, keys, environ, preview)
@@ -267,24 +281,62 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
                                  max_retry_seconds=opts.max_retry_seconds),
         ca_bundle=opts.ca_bundle,
         access_key_secret=key_secret,
-        max_outage_seconds=None if streaming else opts.max_outage_minutes * 60)
+        max_outage_seconds=None if streaming else opts.max_outage_minutes * 60,
+        checkpoint=checkpoint,
+        hold_on_outage=bool(checkpoint),
+        # A backfill's sink writes its own dead letters, so that they are on disk before the
+        # checkpoint says so; a stream's go through the windowed writer or the topic.
+        dead_letter_prefix=None if streaming else output_path(opts.dead_letter,
+                                                              DEFAULT_NAMES["--dead_letter"]))
+    if checkpoint and not options.view_as(TestOptions).dry_run:  # last: it writes the manifest
+        _open_checkpoint(checkpoint, destination.name, sink.url)
     return JobConfig(inputs=inputs, track_whitelist=opts.track_whitelist or "",
                      destination=destination.name, integration_names=names,
-                     account_mapping=opts.account_mapping, dead_letter=opts.dead_letter,
-                     preview=preview, summary=opts.summary, sink=sink,
+                     account_mapping=opts.account_mapping,
+                     dead_letter=output_path(opts.dead_letter, DEFAULT_NAMES["--dead_letter"]),
+                     preview=output_path(preview, DEFAULT_NAMES["--preview"]),
+                     summary=output_path(opts.summary, DEFAULT_NAMES["--summary"]), sink=sink,
                      input_subscription=opts.input_subscription, input_topic=opts.input_topic,
                      dead_letter_topic=opts.dead_letter_topic,
                      dead_letter_window_minutes=opts.dead_letter_window_minutes,
                      dedupe_window_hours=opts.dedupe_window_hours,
                      account_mapping_refresh_minutes=opts.account_mapping_refresh_minutes,
-                     max_buffering_seconds=opts.max_buffering_seconds, no_wait=opts.no_wait)
+                     max_buffering_seconds=opts.max_buffering_seconds, no_wait=opts.no_wait,
+                     checkpoint=checkpoint)
 
 
-def _check_matches(pattern: str):
+def _check_matches(pattern: str, patterns):
     if "://" in pattern:
         return  # remote patterns are matched by the job (credentials live there)
-    if not FileSystems.match([pattern])[0].metadata_list:
-        raise ConfigError("--input", f"{pattern!r} matches no files")
+    if not any(is_visible(m.path, patterns) for m in FileSystems.match([pattern])[0].metadata_list):
+        shown = pattern.removesuffix("/**")
+        raise ConfigError("--input", f"{shown!r} " + ("holds no files" if shown != pattern else "matches no files"))
+
+
+def _check_checkpoint_flag(checkpoint: str | None, streaming: bool, preview: str | None,
+                           runner: str) -> str | None:
+    """The checkpoint directory (without a trailing slash), or None; ConfigError if unusable."""
+    if not checkpoint:
+        return None
+    if streaming:
+        raise ConfigError("--checkpoint", "a stream needs no checkpoint: Pub/Sub acknowledgements "
+                          "(and Dataflow's own checkpoints) keep its place; use it with --input")
+    if preview:
+        raise ConfigError("--checkpoint", "nothing is settled with --preview (nothing is sent): "
+                          "give one or the other")
+    if "Dataflow" in runner and not checkpoint.startswith("gs://"):
+        raise ConfigError("--checkpoint", "on Dataflow it must be a gs:// directory")
+    return checkpoint.rstrip("/") or checkpoint
+
+
+def _open_checkpoint(directory: str, destination: str, url: str):
+    """Makes or checks the checkpoint's manifest: what it was written for (never a key)."""
+    try:
+        open_checkpoint(directory, {"destination": destination, "endpoint": url})
+    except CheckpointMismatch as err:
+        raise ConfigError("--checkpoint", str(err)) from None
+    except OSError as err:
+        raise ConfigError("--checkpoint", f"cannot use {directory}: {err}") from None
 
 
 def _check_pattern(flag: str, value: str | None, pattern: re.Pattern, hint: str = ""):

@@ -3,7 +3,11 @@
     progress 00:00:20  read 412000  settled 180233  delivered 0  previewed 0  dead-lettered 2113  20600 read/s  memory 1.4 GiB
 
 `settled` counts events that have reached their outcome (any of counters.OUTCOMES), so the
-line moves while the job is between reading and sending too. `memory` is this process's resident
+line moves while the job is between reading and sending too. On a file backfill it also shows
+the share of the input's bytes read and an estimated time to finish (see estimate_seconds_left):
+
+    progress 00:02:10  read 412000 (41% of 1.2 GiB)  settled 180233  ...  20600 read/s  eta 02:17:20  memory 1.4 GiB
+ `memory` is this process's resident
 memory now: Beam's local runner holds every shuffle in memory, so a user watching a long backfill
 sees it coming before the machine runs out (README, Performance).
 """
@@ -17,24 +21,75 @@ from transforms import counters
 PROGRESS_INTERVAL_SECONDS = 10.0
 
 
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+
+
+def read_fraction(counts: dict, total_bytes: int | None) -> float | None:
+    """Share of the input files' bytes read (0..1), or None when the total is unknown."""
+    if not total_bytes:
+        return None
+    return min(counts.get(counters.BYTES_READ, 0) / total_bytes, 1.0)
+
+
+def estimate_seconds_left(counts: dict, total_bytes: int | None, rate_cap: float | None) -> float | None:
+    """Seconds until every event due is sent at `rate_cap` requests/s (delivery bounds a backfill).
+
+    Events due: those handed to the sink so far (by_type.*), scaled up by the share of the input
+    not read yet; before any has reached the sink (batch: reading comes first), every event read
+    so far, scaled the same way: an upper bound. Minus those settled at the sink.
+
+    >>> estimate_seconds_left({"read": 500, "bytes_read": 250}, 1000, 50)   # 2000 due, none sent
+    40.0
+    >>> estimate_seconds_left({"read": 2000, "bytes_read": 1000, "by_type.track": 800,
+    ...                        "delivered": 300, "dead_lettered": 100}, 1000, 50)
+    8.0
+    """
+    fraction = read_fraction(counts, total_bytes)
+    if not fraction or not rate_cap:
+        return None
+    handed = sum(counts.get(counters.by_type(kind), 0) for kind in counters.SENT_TYPES)
+    due = (handed or counts.get(counters.READ, 0)) / fraction
+    settled = (counts.get(counters.DELIVERED, 0) + counts.get(counters.DEAD_LETTERED, 0)
+               + counts.get(counters.UNSENT, 0))
+    return max(due - settled, 0.0) / rate_cap
+
+
 def progress_line(elapsed: float, counts: dict, previous_read: int, interval: float,
-                  memory_bytes: int | None = None) -> str:
+                  memory_bytes: int | None = None, total_bytes: int | None = None,
+                  rate_cap: float | None = None) -> str:
     """One line: elapsed time, the main counts, the read rate over the last interval, and the
-    resident memory when known.
+    resident memory when known; with the input's size, the share read and, with the rate cap
+    (not for --preview), the estimated time to finish.
 
     >>> progress_line(75, {"read": 3000, "delivered": 10, "filtered": 5}, 1000, 10, 3 * 2**29)
     'progress 00:01:15  read 3000  settled 15  delivered 10  previewed 0  dead-lettered 0  200 read/s  memory 1.5 GiB'
+    >>> progress_line(75, {"read": 3000, "bytes_read": 2**29}, 1000, 10, total_bytes=2**30, rate_cap=50)
+    'progress 00:01:15  read 3000 (50% of 1.0 GiB)  settled 0  delivered 0  previewed 0  dead-lettered 0  200 read/s  eta 00:02:00'
     """
-    minutes, seconds = divmod(int(elapsed), 60)
-    hours, minutes = divmod(minutes, 60)
     read = counts.get(counters.READ, 0)
     dead = counts.get(counters.DEAD_LETTERED, 0) + counts.get(counters.INVALID, 0)
     rate = (read - previous_read) / interval if interval > 0 else 0.0
     settled = sum(counts.get(name, 0) for name in counters.OUTCOMES)
-    return (f"progress {hours:02d}:{minutes:02d}:{seconds:02d}  read {read}  settled {settled}  "
+    fraction = read_fraction(counts, total_bytes)
+    share = "" if fraction is None else f" ({fraction:.0%} of {_size(total_bytes)})"
+    left = estimate_seconds_left(counts, total_bytes, rate_cap)
+    return (f"progress {_clock(elapsed)}  read {read}{share}  settled {settled}  "
             f"delivered {counts.get(counters.DELIVERED, 0)}  previewed {counts.get(counters.PREVIEWED, 0)}  "
             f"dead-lettered {dead}  {rate:.0f} read/s"
+            + ("" if left is None else f"  eta {_clock(left)}")
             + ("" if memory_bytes is None else f"  memory {memory_bytes / 2**30:.1f} GiB"))
+
+
+def _size(size: int) -> str:
+    """1536 -> '1.5 KiB'; 3 * 2**30 -> '3.0 GiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
 
 
 class ProgressReporter:
@@ -42,8 +97,11 @@ class ProgressReporter:
     (when `enabled`: the counts must be made in this process)."""
 
     def __init__(self, interval: float = PROGRESS_INTERVAL_SECONDS, out=None, clock=time.monotonic,
-                 enabled: bool = True, memory=resident_memory_bytes):
+                 enabled: bool = True, memory=resident_memory_bytes, total_bytes: int | None = None,
+                 rate_cap: float | None = None):
         self._enabled = enabled
+        self._total_bytes = total_bytes  # of the input files: the share read (a file backfill)
+        self._rate_cap = rate_cap        # requests/s: the time left (not for --preview)
         self._memory = memory
         self._interval = interval
         self._out = out or sys.stderr
@@ -71,6 +129,6 @@ class ProgressReporter:
         while not self._stop.wait(self._interval):
             counts = counters.LOCAL_TALLY.snapshot()
             print(progress_line(self._clock() - self._started, counts, previous_read, self._interval,
-                                self._memory()),
+                                self._memory(), self._total_bytes, self._rate_cap),
                   file=self._out, flush=True)
             previous_read = counts.get(counters.READ, 0)

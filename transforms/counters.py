@@ -14,6 +14,7 @@ NAMESPACE = "segment_to_gainsight"
 
 READ = "read"
 BLANK_LINES = "blank_lines"            # not events, not in `read`
+BYTES_READ = "bytes_read"              # of the input files (compressed bytes for .gz); progress only
 UNREADABLE_FILES = "unreadable_files"  # files that could not be opened or were damaged
 INVALID = "invalid"
 DUPLICATES = "duplicates"

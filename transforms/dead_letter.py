@@ -16,8 +16,8 @@ import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.transforms import window
 
+from transforms.durable_append import DurableAppender
 from transforms.jsonio import dumps_compact
-from transforms.jsonl_files import WriteJsonLines
 
 
 def utc_now_iso() -> str:
@@ -58,11 +58,40 @@ def raw_bytes(record: dict) -> bytes:
     return record["raw"].encode("utf-8")
 
 
+class AppendDeadLettersFn(beam.DoFn):
+    """Dead-letter dict -> one line appended to this instance's own PREFIX-<id>.jsonl, on disk
+    within a second of the record's arrival (transforms.durable_append), flushed at every
+    bundle's end; so a crash, even SIGKILL, loses none of the records produced before it."""
+
+    def __init__(self, prefix: str):
+        self._prefix = prefix
+
+    def setup(self):
+        self._writer = None  # made on the first record: a run without failures writes no file
+
+    def process(self, record):
+        if self._writer is None:
+            self._writer = DurableAppender(self._prefix)
+        self._writer.append(dumps_compact(record))
+
+    def finish_bundle(self):
+        if self._writer is not None:
+            self._writer.flush()
+
+    def teardown(self):
+        if self._writer is not None:
+            self._writer.close()
+
+
 class WriteDeadLetters(beam.PTransform):
     """Dead-letter dicts -> JSONL files (local or gs://).
 
-    Batch: `PREFIX-SSSSS-of-NNNNN.jsonl`. Streaming: one set of files per `window_minutes`
-    window, named `PREFIX-<window start>-<window end>-<pane>-SSSSS-of-NNNNN.jsonl`.
+    Batch: written as they come, `PREFIX-<writer id>.jsonl` per writer (on gs://, one object per
+    flush: `PREFIX-<writer id>-<n>.jsonl`). Given a dict of PCollections ({"Read": ..., "Parse":
+    ..., "Deliver": ...}), each gets its own writer step (`Append<name>`), fused into the stage that
+    produces its records: a Flatten before the writer would hold them until that stage ends.
+    Streaming: one set of files per `window_minutes` window, named
+    `PREFIX-<window start>-<window end>-<pane>-SSSSS-of-NNNNN.jsonl`.
     """
 
     def __init__(self, prefix: str, streaming: bool = False, window_minutes: float = 5.0):
@@ -72,9 +101,13 @@ class WriteDeadLetters(beam.PTransform):
         self._window_seconds = window_minutes * 60
 
     def expand(self, records):
-        lines = records | "ToJson" >> beam.Map(dumps_compact)
         if not self._streaming:
-            return lines | "Write" >> WriteJsonLines(self._prefix)
+            sources = records if isinstance(records, dict) else {"": records}
+            return {name: pcoll | f"Append{name}" >> beam.ParDo(AppendDeadLettersFn(self._prefix))
+                    for name, pcoll in sources.items()}
+        if isinstance(records, dict):
+            records = tuple(records.values()) | "AllFailures" >> beam.Flatten()
+        lines = records | "ToJson" >> beam.Map(dumps_compact)
         directory, name = posixpath.split(self._prefix)
         return (lines
                 | "Window" >> beam.WindowInto(window.FixedWindows(self._window_seconds))

@@ -20,6 +20,8 @@ from apache_beam.io.filesystems import FileSystems
 from transforms import counters, tags
 from transforms.dead_letter import dead_letter_record
 from transforms.parse import MAX_EVENT_BYTES
+from transforms.paths import is_visible
+from transforms.stopping import stop_requested
 
 # Longest prefix of a line kept in memory: enough for the parser to reject an oversize event.
 MAX_LINE_HEAD = MAX_EVENT_BYTES + 1
@@ -58,19 +60,40 @@ def _skip_to_next_line(stream, chunk: int):
             return
 
 
+def stream_position(stream) -> int:
+    """Bytes of the file read so far: for a .gz, of the compressed file under the decompressor."""
+    return (getattr(stream, "fileobj", None) or stream).tell()
+
+
 class ReadLinesFn(counters.CountingDoFn):
-    """File path -> ((path, line_number), bytes) per non-blank line; damage -> DEAD_LETTER."""
+    """File path -> ((path, line_number), bytes) per non-blank line; damage -> DEAD_LETTER.
+
+    Once a stop is requested (transforms.stopping: SIGTERM or Ctrl-C of a local run) it reads
+    no further line and counts nothing more, so the summary balances over what was read.
+    Counts BYTES_READ (the file's own bytes, compressed for .gz) every POSITION_EVERY lines and
+    at the end, for the progress line's share of the input read.
+    """
+
+    POSITION_EVERY = 1000
 
     def process(self, path):
         last_line = 0
+        if stop_requested():
+            return
+        position = _Position()
         try:
             with open_events_file(path) as stream:
                 for last_line, line in iter_lines(stream):
+                    if stop_requested():
+                        break
+                    if last_line % self.POSITION_EVERY == 0:
+                        self.count(counters.BYTES_READ, position.advance(stream))
                     if line.strip():
                         self.count(counters.READ)
                         yield (path, last_line), line
                     else:
                         self.count(counters.BLANK_LINES)
+                self.count(counters.BYTES_READ, position.advance(stream))
         except _READ_ERRORS as err:
             self.count(counters.UNREADABLE_FILES)
             yield beam.pvalue.TaggedOutput(tags.DEAD_LETTER, dead_letter_record(
@@ -78,8 +101,27 @@ class ReadLinesFn(counters.CountingDoFn):
                 source=path))
 
 
+class _Position:
+    """The stream position counted so far; advance() -> bytes since the last call (0 if unknown)."""
+
+    def __init__(self):
+        self.counted = 0
+
+    def advance(self, stream) -> int:
+        try:
+            now = stream_position(stream)
+        except (OSError, ValueError, AttributeError):
+            return 0
+        delta, self.counted = max(now - self.counted, 0), max(now, self.counted)
+        return delta
+
+
 class ReadSegmentFiles(beam.PTransform):
-    """Glob patterns -> {MAIN: ((path, line_number), bytes), DEAD_LETTER: records}."""
+    """Glob patterns -> {MAIN: ((path, line_number), bytes), DEAD_LETTER: records}.
+
+    A `DIR/**` pattern (transforms.paths.input_pattern of a directory) reads every file below
+    DIR except hidden ones.
+    """
 
     def __init__(self, patterns):
         super().__init__()
@@ -90,7 +132,8 @@ class ReadSegmentFiles(beam.PTransform):
                    | "Patterns" >> beam.Create(self._patterns)
                    # A pattern that matches nothing fails the job instead of reading nothing.
                    | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.DISALLOW)
-                   | "Paths" >> beam.Map(lambda metadata: metadata.path)
+                   | "Paths" >> beam.FlatMap(lambda metadata, patterns=tuple(self._patterns): (
+                       [metadata.path] if is_visible(metadata.path, patterns) else []))
                    | "SpreadFiles" >> beam.Reshuffle()
                    | "Lines" >> beam.ParDo(ReadLinesFn()).with_outputs(
                        tags.DEAD_LETTER, main=tags.MAIN))

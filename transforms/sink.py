@@ -22,8 +22,10 @@ import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms import counters, destinations, stopping
+from transforms.checkpoint import SettledIds, SettledRecorder, load_settled
 from transforms.circuit_breaker import CircuitBreaker
 from transforms.dead_letter import dead_letter_record
+from transforms.durable_append import DurableAppender
 from transforms.http_delivery import RateLimiter, RequestSender, RetryPolicy, make_session, secret_forms
 from transforms.jsonio import dumps_compact, loads_event
 from transforms.jsonl_files import WriteJsonLines
@@ -48,6 +50,8 @@ class SinkConfig:
     max_outage_seconds: float | None = 3600.0  # None: wait out any outage (streaming)
     hold_on_outage: bool = False           # past the outage limit: count `unsent` (a resume
                                            # sends them) instead of dead-lettering
+    checkpoint: str | None = None          # --checkpoint DIR: settled events recorded, and skipped
+    dead_letter_prefix: str | None = None  # batch: the sink writes its dead letters itself
 
     @property
     def url(self) -> str:
@@ -122,7 +126,14 @@ class BatchRequests(beam.PTransform):
 
 
 class DeliverBatchFn(counters.CountingDoFn):
-    """(shard, [requests]) -> nothing on success; one dead-letter record per undelivered event.
+    """(shard, [requests]) -> nothing on success; one dead-letter record per undelivered event
+    (yielded; or, with `dead_letter_prefix` in a backfill, written by the sink itself).
+
+    With `checkpoint`: an event the checkpoint holds is not sent again (counted
+    `already_settled`); every event that settles here (delivered, or dead-lettered) is recorded
+    in it, within a second, its dead-letter record always on disk first. The skip is made here,
+    after AttachAccountId, so a settled identify still teaches its user's account to the events
+    sent after a resume.
 
     One requests.Session, one circuit breaker and one thread pool per DoFn instance
     (setup/teardown). Up to the destination's max_events_per_request bodies go in one request.
@@ -158,42 +169,75 @@ class DeliverBatchFn(counters.CountingDoFn):
                                      RateLimiter(config.per_shard_rate()), destination,
                                      secrets=secret_forms(key, headers), max_in_flight=concurrency,
                                      breaker=self._breaker)
+        self._dead_letters = (DurableAppender(config.dead_letter_prefix)
+                              if config.dead_letter_prefix else None)
+        self._settled = load_settled(config.checkpoint) if config.checkpoint else SettledIds.from_ids(())
+        self._recorder = (SettledRecorder(config.checkpoint, before_write=self._flush_dead_letters)
+                          if config.checkpoint else None)
 
     def start_bundle(self):
-        self._pending = {}  # future -> (bodies, window, timestamp)
+        self._pending = {}  # future -> ([(messageId, body)], window, timestamp)
 
     def process(self, shard_batch, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
-        for requests in chunked(shard_batch[1], self._per_request):
+        for requests in chunked(self._not_settled(shard_batch[1]), self._per_request):
             if stopping.stop_requested():
                 self.count(counters.UNSENT, len(requests))
                 continue
             while len(self._pending) >= self._max_pending:
                 yield from self._collect(return_when=FIRST_COMPLETED)
-            bodies = [body for _, body in requests]
-            self._pending[self._pool.submit(self._sender.send_request, bodies)] = (
-                bodies, window, timestamp)
+            future = self._pool.submit(self._sender.send_request, [body for _, body in requests])
+            self._pending[future] = (requests, window, timestamp)
+
+    def _not_settled(self, requests):
+        """The requests whose messageId the checkpoint does not hold (the others are counted)."""
+        settled = self._settled
+        for request in requests:
+            if request[0] in settled:
+                self.count(counters.ALREADY_SETTLED)
+            else:
+                yield request
 
     def finish_bundle(self):
         while self._pending:
             yield from self._collect()
+        if self._recorder is not None:
+            self._recorder.flush()   # flushes the dead letters first
+        self._flush_dead_letters()
         self._count_outages()
         self.flush_counts()
 
     def _collect(self, return_when="ALL_COMPLETED"):
-        """Counts finished requests; yields a windowed dead-letter record for each failure."""
+        """Counts finished requests and records them; yields a windowed dead-letter record for
+        each failure (unless the sink writes them itself)."""
         done, _ = wait(list(self._pending), return_when=return_when)
         for future in done:
-            bodies, window, timestamp = self._pending.pop(future)
+            requests, window, timestamp = self._pending.pop(future)
             outcomes = future.result()
             self._count_request(outcomes[0])
-            for body, outcome in zip(bodies, outcomes):
+            for (message_id, body), outcome in zip(requests, outcomes):
                 if outcome.outage_stopped and self._config.hold_on_outage:
                     self.count(counters.UNSENT)
                     continue
                 self.count(counters.KEY_REJECTED, int(outcome.key_rejected))
-                self.count(counters.DELIVERED if outcome.delivered else counters.DEAD_LETTERED)
-                if not outcome.delivered:
-                    yield WindowedValue(undelivered_record(body, outcome), timestamp, [window])
+                if outcome.delivered:
+                    self.count(counters.DELIVERED)
+                    self._record(message_id, counters.DELIVERED)
+                    continue
+                self.count(counters.DEAD_LETTERED)
+                record = undelivered_record(body, outcome)
+                if self._dead_letters is None:
+                    yield WindowedValue(record, timestamp, [window])
+                else:
+                    self._dead_letters.append(dumps_compact(record))
+                self._record(message_id, counters.DEAD_LETTERED)
+
+    def _record(self, message_id: str, outcome: str):
+        if self._recorder is not None:
+            self._recorder.record(message_id, outcome)
+
+    def _flush_dead_letters(self):
+        if self._dead_letters is not None:
+            self._dead_letters.flush()
 
     def _count_request(self, outcome):
         """Attempts of one request (every event of a request shares them)."""
@@ -214,6 +258,10 @@ class DeliverBatchFn(counters.CountingDoFn):
     def teardown(self):
         self._pool.shutdown(wait=True)
         self._session.close()
+        if self._recorder is not None:
+            self._recorder.close()
+        if self._dead_letters is not None:
+            self._dead_letters.close()
 
 
 def undelivered_record(body: str, outcome) -> dict:

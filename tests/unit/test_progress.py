@@ -36,3 +36,35 @@ def test_reporter_prints_lines_from_the_tally_while_it_runs():
     assert "read 7" in out.getvalue()
     lines = out.getvalue().splitlines()
     assert all(line.startswith("progress ") and line.endswith("  memory 3.0 GiB") for line in lines)
+
+
+def test_progress_line_shows_the_share_of_the_input_read_and_the_time_left_at_the_rate_cap():
+    counts = {"read": 1000, "bytes_read": 3 * 2**20, "by_type.track": 400, "delivered": 100}
+    line = progress_line(10, counts, 0, 10, total_bytes=12 * 2**20, rate_cap=10)
+    # 400 handed to the sink from a quarter of the input: 1600 due, 100 sent, 1500 at 10/s
+    assert "read 1000 (25% of 12.0 MiB)" in line and line.endswith("eta 00:02:30")
+
+
+def test_progress_line_without_a_rate_cap_shows_no_eta():
+    line = progress_line(10, {"read": 10, "bytes_read": 10}, 0, 10, total_bytes=100)
+    assert "(10% of 100 B)" in line and "eta" not in line
+
+
+def test_read_bytes_of_a_gzip_file_are_its_compressed_bytes(tmp_path):
+    import gzip
+    from transforms.read import ReadLinesFn
+    path = tmp_path / "part.gz"
+    path.write_bytes(gzip.compress(b"".join(b'{"n":%d}\n' % n for n in range(5000))))
+    fn = ReadLinesFn()
+    counted = []
+    fn.count = lambda name, value=1: counted.append(value) if name == counters.BYTES_READ else None
+    assert len(list(fn.process(str(path)))) == 5000
+    assert sum(counted) == path.stat().st_size and len(counted) > 2
+
+
+def test_input_size_sums_the_matched_files(tmp_path):
+    from pipeline.main import input_size
+    (tmp_path / "a.jsonl").write_bytes(b"x" * 10)
+    (tmp_path / "b.jsonl").write_bytes(b"x" * 5)
+    (tmp_path / ".hidden").write_bytes(b"x" * 100)
+    assert input_size([f"{tmp_path}/**"]) == 15 and input_size([f"{tmp_path}/a*"]) == 10
