@@ -7,7 +7,12 @@ line moves while the job is between reading and sending too. On a file backfill 
 the share of the input's bytes read and an estimated time to finish (see estimate_seconds_left):
 
     progress 00:02:10  read 412000 (41% of 1.2 GiB)  settled 180233  ...  20600 read/s  eta 02:17:20  memory 1.4 GiB
- `memory` is this process's resident
+
+While the sink's circuit breaker is open (transforms.circuit_breaker) the line says so:
+
+    progress 00:05:00  read ...  memory 1.4 GiB  Gainsight unreachable since 14:02:11, next probe in 8s
+
+`memory` is this process's resident
 memory now: Beam's local runner holds every shuffle in memory, so a user watching a long backfill
 sees it coming before the machine runs out (README, Performance).
 """
@@ -17,6 +22,7 @@ import time
 
 from pipeline.memory import resident_memory_bytes
 from transforms import counters
+from transforms.circuit_breaker import current_outage
 
 PROGRESS_INTERVAL_SECONDS = 10.0
 
@@ -59,7 +65,7 @@ def estimate_seconds_left(counts: dict, total_bytes: int | None, rate_cap: float
 
 def progress_line(elapsed: float, counts: dict, previous_read: int, interval: float,
                   memory_bytes: int | None = None, total_bytes: int | None = None,
-                  rate_cap: float | None = None) -> str:
+                  rate_cap: float | None = None, outage: tuple[str, float] | None = None) -> str:
     """One line: elapsed time, the main counts, the read rate over the last interval, and the
     resident memory when known; with the input's size, the share read and, with the rate cap
     (not for --preview), the estimated time to finish.
@@ -68,6 +74,8 @@ def progress_line(elapsed: float, counts: dict, previous_read: int, interval: fl
     'progress 00:01:15  read 3000  settled 15  delivered 10  previewed 0  dead-lettered 0  200 read/s  memory 1.5 GiB'
     >>> progress_line(75, {"read": 3000, "bytes_read": 2**29}, 1000, 10, total_bytes=2**30, rate_cap=50)
     'progress 00:01:15  read 3000 (50% of 1.0 GiB)  settled 0  delivered 0  previewed 0  dead-lettered 0  200 read/s  eta 00:02:00'
+    >>> progress_line(75, {"read": 3000}, 3000, 10, outage=("14:02:11", 7.6))[-62:]
+    'read/s  Gainsight unreachable since 14:02:11, next probe in 8s'
     """
     read = counts.get(counters.READ, 0)
     dead = counts.get(counters.DEAD_LETTERED, 0) + counts.get(counters.INVALID, 0)
@@ -80,7 +88,17 @@ def progress_line(elapsed: float, counts: dict, previous_read: int, interval: fl
             f"delivered {counts.get(counters.DELIVERED, 0)}  previewed {counts.get(counters.PREVIEWED, 0)}  "
             f"dead-lettered {dead}  {rate:.0f} read/s"
             + ("" if left is None else f"  eta {_clock(left)}")
-            + ("" if memory_bytes is None else f"  memory {memory_bytes / 2**30:.1f} GiB"))
+            + ("" if memory_bytes is None else f"  memory {memory_bytes / 2**30:.1f} GiB")
+            + ("" if outage is None else
+               f"  Gainsight unreachable since {outage[0]}, next probe in {outage[1]:.0f}s"))
+
+
+def outage_now() -> tuple[str, float] | None:
+    """(local time the earliest open breaker opened, seconds to its next probe), or None."""
+    outage = current_outage()
+    if outage is None:
+        return None
+    return time.strftime("%H:%M:%S", time.localtime(outage[0])), outage[1]
 
 
 def _size(size: int) -> str:
@@ -129,6 +147,6 @@ class ProgressReporter:
         while not self._stop.wait(self._interval):
             counts = counters.LOCAL_TALLY.snapshot()
             print(progress_line(self._clock() - self._started, counts, previous_read, self._interval,
-                                self._memory(), self._total_bytes, self._rate_cap),
+                                self._memory(), self._total_bytes, self._rate_cap, outage_now()),
                   file=self._out, flush=True)
             previous_read = counts.get(counters.READ, 0)

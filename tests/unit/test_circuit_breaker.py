@@ -134,3 +134,17 @@ def test_a_sender_alone_trips_the_breaker_instead_of_dead_lettering(start_sandbo
     assert outcome.outage_stopped and not outcome.delivered
     assert "--max_outage_minutes" in outcome.reason
     assert breaker.outages == 1 and sandbox.received() == []
+
+
+def test_the_progress_line_shows_an_open_breaker_until_it_closes():
+    import re
+
+    from pipeline.progress import outage_now, progress_line
+    breaker = fast_breaker(first_probe_seconds=30, max_probe_seconds=60)
+    breaker.trip()
+    since, next_probe = outage_now()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", since) and 0 < next_probe <= 30
+    line = progress_line(10, {"read": 5}, 0, 10, outage=(since, next_probe))
+    assert f"Gainsight unreachable since {since}, next probe in" in line
+    breaker.record(REACHABLE)
+    assert outage_now() is None
