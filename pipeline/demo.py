@@ -1,8 +1,9 @@
-"""`./run.sh` with no arguments: the job over the bundled samples against a local sandbox.
+"""`./run.sh` (or `./run.sh demo ARGS`): the job over the bundled samples against a local sandbox.
 
 Starts the Gainsight sandbox on a free loopback port (with a few injected 503s, so the retry
 path shows in the counts), runs the job over samples/, prints the summary table and where the
-dead letters and the received messages are, and stops the sandbox.
+dead letters and the received messages are, and stops the sandbox. ARGS are added to the demo's
+own flags (after them, so a flag given again overrides the demo's value).
 """
 import shutil
 import sys
@@ -30,13 +31,15 @@ def demo_args(endpoint: str) -> list[str]:
             "--summary", str(OUTPUT / "summary.json")]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """argv (default: the command line's) is added to the demo's flags and passed to the job."""
+    extra = sys.argv[1:] if argv is None else list(argv)
     shutil.rmtree(OUTPUT, ignore_errors=True)
     (OUTPUT / "sandbox").mkdir(parents=True)
     access_key = str(uuid.uuid4())  # the sandbox's key for this demo only
     with SandboxProcess(access_key, DEMO_FAULTS, directory=OUTPUT / "sandbox") as sandbox:
         print(f"sandbox: {sandbox.url} (5% injected 503s)")
-        code = run(demo_args(sandbox.url), environ={ACCESS_KEY_ENV: access_key})
+        code = run(demo_args(sandbox.url) + extra, environ={ACCESS_KEY_ENV: access_key})
         received = sandbox.received()
     print(f"received by the sandbox: {len(received)} messages in {sandbox.record_path}")
     return code

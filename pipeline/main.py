@@ -11,6 +11,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions, StandardOptions,
                                                   TestOptions)
 
+from pipeline import cli_help
 from pipeline.graph import build_pipeline
 from pipeline.progress import ProgressReporter
 from pipeline.options import (ACCESS_KEY_ENV, ConfigError, JobConfig, extract_access_key,
@@ -28,9 +29,12 @@ CANCEL_WAIT_SECONDS = 20.0
 
 def run(argv: list[str] | None = None, environ=None) -> int:
     """Runs the job; returns the process exit code (see README: 0, 1, 2 or 3)."""
+    argv = sys.argv[1:] if argv is None else argv
+    answered = cli_help.handle(argv)  # --help, --help_beam, --version
+    if answered is not None:
+        return answered
     try:
-        options, config = configure(sys.argv[1:] if argv is None else argv,
-                                    os.environ if environ is None else environ)
+        options, config = configure(argv, os.environ if environ is None else environ)
     except ConfigError as err:
         print(f"configuration error: {err}", file=sys.stderr)
         return 2
