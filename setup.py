@@ -24,6 +24,9 @@ setuptools.setup(
         "apache-beam[gcp]==2.77.0",
         "requests>=2.32,<3",
         "orjson>=3.10,<4",
+        # --setup_file: Beam builds the job's sdist with setuptools, which venvs of Python 3.12
+        # and later no longer contain.
+        "setuptools",
     ],
     entry_points={"console_scripts": ["segment-to-gainsight = pipeline.__main__:main"]},
     extras_require={
