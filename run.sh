@@ -40,7 +40,7 @@ pick_python() {
   local minor
   if [ -n "${PYTHON:-}" ]; then
     if ! python_minor "$PYTHON" >/dev/null; then
-      echo "PYTHON=$PYTHON is not a Python this job supports (3.10 to 3.13)" >&2
+      echo "PYTHON=$PYTHON does not run, or is not a Python this job supports (3.10 to 3.13)" >&2
       return 1
     fi
     echo "$PYTHON"
