@@ -63,38 +63,44 @@ if (return 0 2>/dev/null); then
   return 0
 fi
 
-set -euo pipefail
-cd "$(dirname "$0")"
-VENV=${VENV:-.venv}
-PYTHON_BIN=$(pick_python)
-PYTHON_VERSION=$(python_minor "$PYTHON_BIN")
-echo "python: $PYTHON_BIN ($PYTHON_VERSION)" >&2
-if [ -e "$VENV" ] && ! venv_made_with "$VENV" "$PYTHON_VERSION"; then
-  if [ ! -f "$VENV/pyvenv.cfg" ]; then
-    echo "$VENV exists and is not a venv; move it away or set VENV" >&2
-    exit 1
+# The whole of it is read before it runs: editing run.sh (a git pull) during a long install or
+# test run does not change what the running one does.
+main() {
+  cd "$(dirname "$0")"
+  local VENV=${VENV:-.venv} PYTHON_BIN PYTHON_VERSION stamp PY
+  PYTHON_BIN=$(pick_python)
+  PYTHON_VERSION=$(python_minor "$PYTHON_BIN")
+  echo "python: $PYTHON_BIN ($PYTHON_VERSION)" >&2
+  if [ -e "$VENV" ] && ! venv_made_with "$VENV" "$PYTHON_VERSION"; then
+    if [ ! -f "$VENV/pyvenv.cfg" ]; then
+      echo "$VENV exists and is not a venv; move it away or set VENV" >&2
+      exit 1
+    fi
+    echo "rebuilding $VENV: it was not made with Python $PYTHON_VERSION" >&2
+    rm -rf "$VENV"
   fi
-  echo "rebuilding $VENV: it was not made with Python $PYTHON_VERSION" >&2
-  rm -rf "$VENV"
-fi
-if [ ! -x "$VENV/bin/python" ]; then
-  echo "setting up $VENV (first run installs Apache Beam, about 850 MB; a few minutes)" >&2
-  "$PYTHON_BIN" -m venv "$VENV"
-fi
-# Reinstall only when setup.py changes.
-stamp="$VENV/.installed-$(sha1sum setup.py | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
-  "$VENV/bin/python" -m pip install --quiet -e '.[test]' >&2
-  rm -f "$VENV"/.installed-*
-  touch "$stamp"
-fi
-PY="$VENV/bin/python"
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "setting up $VENV (first run installs Apache Beam, about 850 MB; a few minutes)" >&2
+    "$PYTHON_BIN" -m venv "$VENV"
+  fi
+  # Reinstall only when setup.py changes.
+  stamp="$VENV/.installed-$(sha1sum setup.py | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
+    "$VENV/bin/python" -m pip install --quiet -e '.[test]' >&2
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+  fi
+  PY="$VENV/bin/python"
 
-case "${1:-}" in
-  "")    exec "$PY" -m pipeline.demo ;;
-  demo)  shift; exec "$PY" -m pipeline.demo "$@" ;;
-  test)  shift; exec "$PY" -m pytest -q -p no:cacheprovider "$@" ;;
-  bench) shift; exec "$PY" -m bench "$@" ;;
-  *)     exec "$PY" -m pipeline "$@" ;;
-esac
+  case "${1:-}" in
+    "")    exec "$PY" -m pipeline.demo ;;
+    demo)  shift; exec "$PY" -m pipeline.demo "$@" ;;
+    test)  shift; exec "$PY" -m pytest -q -p no:cacheprovider "$@" ;;
+    bench) shift; exec "$PY" -m bench "$@" ;;
+    *)     exec "$PY" -m pipeline "$@" ;;
+  esac
+}
+
+set -euo pipefail
+main "$@"
