@@ -1,18 +1,20 @@
-"""`./run.sh` with no arguments: the job over the bundled samples against a local sandbox.
+"""`./run.sh` (or `./run.sh demo ARGS`): the job over the bundled samples against a local sandbox.
 
 Starts the Gainsight sandbox on a free loopback port (with a few injected 503s, so the retry
 path shows in the counts), runs the job over samples/, prints the summary table and where the
-dead letters and the received messages are, and stops the sandbox.
+dead letters and the received messages are, and stops the sandbox. ARGS are added to the demo's
+own flags (after them, so a flag given again overrides the demo's value).
 """
 import shutil
 import sys
+import argparse
 import uuid
 from pathlib import Path
 
 from pipeline.main import run
-from pipeline.options import ACCESS_KEY_ENV
 from sandbox.faults import FaultConfig
 from sandbox.process import SandboxProcess
+from transforms import destinations
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -30,13 +32,35 @@ def demo_args(endpoint: str) -> list[str]:
             "--summary", str(OUTPUT / "summary.json")]
 
 
-def main() -> int:
+def demo_key(destination: str) -> str:
+    """A key of the destination's shape, for this demo's sandbox only."""
+    if destination == "gainsight-px":
+        return "AP-DEMO" + uuid.uuid4().hex[:12].upper() + "-1"
+    return str(uuid.uuid4())
+
+
+def chosen_destination(extra: list[str]) -> str:
+    """The --destination among the extra arguments (the demo's sandbox must speak it)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--destination", default=destinations.DEFAULT)
+    return parser.parse_known_args(extra)[0].destination
+
+
+def main(argv: list[str] | None = None) -> int:
+    """argv (default: the command line's) is added to the demo's flags and passed to the job;
+    `--destination gainsight-px` runs the demo against the sandbox in PX mode."""
+    extra = sys.argv[1:] if argv is None else list(argv)
+    destination = chosen_destination(extra)
+    if destination not in destinations.DESTINATIONS:
+        print(f"demo: --destination must be one of {', '.join(destinations.DESTINATIONS)}", file=sys.stderr)
+        return 2
     shutil.rmtree(OUTPUT, ignore_errors=True)
     (OUTPUT / "sandbox").mkdir(parents=True)
-    access_key = str(uuid.uuid4())  # the sandbox's key for this demo only
-    with SandboxProcess(access_key, DEMO_FAULTS, directory=OUTPUT / "sandbox") as sandbox:
-        print(f"sandbox: {sandbox.url} (5% injected 503s)")
-        code = run(demo_args(sandbox.url), environ={ACCESS_KEY_ENV: access_key})
+    key = demo_key(destination)
+    environ = {destinations.get(destination).credential.env: key}
+    with SandboxProcess(key, DEMO_FAULTS, directory=OUTPUT / "sandbox", destination=destination) as sandbox:
+        print(f"sandbox: {sandbox.url} ({destination}, 5% injected 503s)")
+        code = run(demo_args(sandbox.url) + extra, environ=environ)
         received = sandbox.received()
     print(f"received by the sandbox: {len(received)} messages in {sandbox.record_path}")
     return code

@@ -12,6 +12,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions, StandardOptions,
                                                   TestOptions)
 
+from pipeline import cli_help
 from pipeline.graph import build_pipeline
 from pipeline.progress import ProgressReporter
 from pipeline.options import ConfigError, JobConfig, extract_keys, resolve_config, unknown_flags
@@ -44,9 +45,12 @@ def run(argv: list[str] | None = None, environ=None) -> int:
     """Runs the job; returns the process exit code (see README: 0 to 5)."""
     global _outputs_complete
     _outputs_complete = False
+    argv = sys.argv[1:] if argv is None else argv
+    answered = cli_help.handle(argv)  # --help, --help_beam, --version
+    if answered is not None:
+        return answered
     try:
-        options, config = configure(sys.argv[1:] if argv is None else argv,
-                                    os.environ if environ is None else environ)
+        options, config = configure(argv, os.environ if environ is None else environ)
     except ConfigError as err:
         print(f"configuration error: {err}", file=sys.stderr)
         return 2

@@ -32,7 +32,7 @@ import requests
 from sandbox.faults import FaultConfig
 from sandbox.server import DESTINATIONS, GAINSIGHT, KEY_ENV_BY_DESTINATION, PATH_BY_DESTINATION
 
-STARTUP_TIMEOUT_SECONDS = 20.0
+STARTUP_TIMEOUT_SECONDS = 60.0  # room for a busy machine
 STOP_TIMEOUT_SECONDS = 10.0
 CONTROL_TIMEOUT_SECONDS = 5.0
 _POLL_SECONDS = 0.02

@@ -1,7 +1,9 @@
-"""Shared test fixtures: a distinctive access key and a sandbox (real HTTP on loopback)."""
+"""Shared test fixtures: a distinctive access key and a sandbox (real HTTP on loopback); the
+hypothesis profile every run uses."""
 import contextlib
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from sandbox.faults import FaultConfig
 from sandbox.process import SandboxProcess
@@ -9,6 +11,13 @@ from sandbox.process import SandboxProcess
 # Distinctive, so that a test can search everything a run printed or wrote for it.
 ACCESS_KEY = "5ec2e7f0-9a1b-4c3d-8e4f-a0b1c2d3e4f5"
 WRONG_KEY = "00000000-1111-2222-3333-444444444444"
+
+# The suite must not fail because the machine is busy (CI, a shared laptop): no per-example
+# deadline, and none of the health checks that measure time or size of generated data. The
+# number of examples stays what each test asks for.
+settings.register_profile("segment-to-gainsight", deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
+settings.load_profile("segment-to-gainsight")
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ def to_instant(value) -> float | None:
     """
     if not isinstance(value, str) or not value:
         return None
+    if value[-1] in "Zz":  # Python 3.10's fromisoformat does not take "Z"; 3.11 reads it so too
+        value = value[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:

@@ -61,7 +61,7 @@ def _default_sigint():
 def stop_job(job):
     job.send_signal(signal.SIGINT)
     try:
-        return job.communicate(timeout=60)
+        return job.communicate(timeout=180)
     except subprocess.TimeoutExpired:
         job.kill()
         return job.communicate()

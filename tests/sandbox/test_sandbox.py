@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from sandbox import EVENT_PATH, OUTCOMES, FaultConfig, FaultPicker, SandboxProcess
 
 KEY = "sk-sandbox-test-5f0c2e9a71"
-TIMEOUT = 5.0
+TIMEOUT = 30.0  # generous: a busy machine must not fail the suite
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TRACK = {
     "type": "track",
@@ -45,7 +45,7 @@ def post_ignoring_failure(sandbox):
         pass
 
 
-def wait_until(condition, seconds=5.0):
+def wait_until(condition, seconds=30.0):
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -262,7 +262,7 @@ def test_shutdown_does_not_wait_for_a_long_stall(tmp_path):
         start = time.monotonic()
     stalled.join(timeout=TIMEOUT)
 
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 20  # well short of the 30 s stall, with room for a busy machine
     assert sandbox.returncode == 0
     assert "Traceback" not in sandbox.log_path.read_text()
 
@@ -300,7 +300,7 @@ def test_cli_refuses_bad_options_without_printing_the_key(arguments, environment
         environment["GAINSIGHT_ACCESS_KEY"] = environment_key
     finished = subprocess.run([sys.executable, "-m", "sandbox", "--port", "0", *arguments],
                               env=environment, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                              timeout=20)
+                              timeout=120)
 
     assert finished.returncode == 2
     assert expected_error in finished.stderr

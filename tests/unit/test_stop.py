@@ -27,6 +27,6 @@ def test_cancel_within_gives_up_on_a_runner_that_does_not_stop(capsys):
     result = _Result(30)
     started = time.monotonic()
     assert cancel_within(result, seconds=0.2) is False
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15  # of the 30 s cancel; room for a busy machine
     assert not result.cancelled.is_set()
     assert "did not stop within 0.2 s" in capsys.readouterr().err
