@@ -49,3 +49,27 @@ def test_an_outage_past_max_outage_minutes_stops_delivery_and_dead_letters_the_r
     summary = result.summary
     assert summary["outage_stopped"] == 1 and summary["dead_lettered"] == len(dead)
     assert summary["unsent"] == 0 and summary["balanced"]
+
+
+def test_with_a_checkpoint_an_outage_past_the_limit_dead_letters_nothing_and_the_same_command_resumes(
+        start_sandbox, tmp_path):
+    sandbox = start_sandbox(outage_after_seconds=3, outage_seconds=600)
+    checkpoint = str(tmp_path / "ckpt")
+    events, first = backfill(tmp_path, sandbox, 1500, "--max_outage_minutes", "0.1",
+                             "--checkpoint", checkpoint)
+    assert first.code == 5, first.stderr
+    assert "run the same command again to resume" in first.stderr
+    assert first.dead_letters == []
+    summary = first.summary
+    assert summary["dead_lettered"] == 0 and summary["unsent"] > 0 and summary["balanced"]
+    delivered_first = {m["messageId"] for m in sandbox.received()}
+    assert len(delivered_first) == summary["delivered"]
+    sandbox.set_faults()                                   # Gainsight is back
+    second = run_cli(["--input", str(tmp_path / "events.gz"), "--gainsight_endpoint", sandbox.url,
+                      "--max_requests_per_second", str(RATE), "--checkpoint", checkpoint],
+                     tmp_path / "second", ACCESS_KEY)
+    assert second.code == 0, second.stderr
+    received = [m["messageId"] for m in sandbox.received()]
+    assert sorted(received) == sorted(e["messageId"] for e in events)    # each once, over both runs
+    assert second.summary["already_settled"] == summary["delivered"]
+    assert second.summary["delivered"] == summary["unsent"] and second.dead_letters == []
