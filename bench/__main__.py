@@ -222,10 +222,12 @@ class Bench:
             events = max(50, math.ceil(ideal * seconds / DELIVERABLE_SHARE))
             manifest = self.dataset(events)
             out = self.fresh_dir("B2", label)
+            checkpoint = out / "checkpoint"
+            extra = ["--max_concurrent_requests", str(concurrency), "--max_requests_per_second", f"{cap:g}"]
+            if self.args.checkpoint:
+                extra += ["--checkpoint", str(checkpoint)]
             with SandboxProcess(key, FaultConfig(latency_ms=latency)) as sandbox:
-                job = self.run_job(manifest, out, endpoint=sandbox.url, access_key=key,
-                                   extra=["--max_concurrent_requests", str(concurrency),
-                                          "--max_requests_per_second", f"{cap:g}"])
+                job = self.run_job(manifest, out, endpoint=sandbox.url, access_key=key, extra=extra)
                 stats = sandbox.stats()
             rates = arrival_rates(stats.get("arrivals_per_second", {}))
             run = {"events": events, "dataset": _dataset_info(manifest),
@@ -235,6 +237,8 @@ class Bench:
                    "arrivals": rates,
                    "achieved_over_ideal": _ratio(rates["steady_rate"], ideal)}
             run["arrivals"]["per_second"] = [count for count in rates.pop("series")]
+            if self.args.checkpoint:
+                run["checkpoint"] = checkpoint_size(checkpoint, (job.get("summary") or {}).get("delivered"))
             self._check_delivery(label, run, manifest, job, stats, concurrency)
             if label == "rate_limited":
                 run["max_one_second_over_rate"] = _ratio(rates["max_one_second"], cap)
@@ -300,6 +304,12 @@ class Bench:
 
 
 # ---------------------------------------------------------------------- analysis helpers
+
+def checkpoint_size(directory: Path, settled: int | None) -> dict:
+    """{"bytes": total size of the settled files, "bytes_per_event": per settled event}."""
+    total = sum(path.stat().st_size for path in directory.glob("settled-*.jsonl"))
+    return {"bytes": total, "bytes_per_event": total / settled if settled else None}
+
 
 def expectation_differences(expected: dict, summary: dict) -> dict:
     """{key: {"expected", "job"}} where the summary differs from the generator's plan.
@@ -540,8 +550,11 @@ def print_b2(result: dict):
         bad = [name for name, ok in run.get("checks", {}).items() if not ok]
         if "cap_held" in run:
             bad += [] if run["cap_held"] else ["cap_held"]
+        size = run.get("checkpoint")
         print(f"  {label}: job wall {run['job']['wall_seconds']:.1f} s, checks "
-              f"{'ok' if not bad else 'FAILED: ' + ', '.join(bad)}")
+              f"{'ok' if not bad else 'FAILED: ' + ', '.join(bad)}"
+              + (f", checkpoint {size['bytes']} bytes ({_num(size['bytes_per_event'], 1)} per event)"
+                 if size else ""))
 
 
 def print_b3(result: dict):
@@ -575,6 +588,8 @@ def parse_args(argv=None):
     parser.add_argument("--concurrency", type=int, default=16, help="B2 --max_concurrent_requests C")
     parser.add_argument("--rate", type=float, default=100.0, help="B2 --max_requests_per_second R")
     parser.add_argument("--latency_ms", type=float, default=50.0, help="B2 sandbox latency")
+    parser.add_argument("--checkpoint", action="store_true",
+                        help="B2: the job runs with --checkpoint (its cost; the checkpoint's size per event)")
     parser.add_argument("--b2_seconds", type=float, default=None,
                         help="B2: size each run's input to last about this long at the ideal rate (default 25)")
     parser.add_argument("--files", type=int, default=None, help="input files per dataset (default N/50000, >= 4)")
