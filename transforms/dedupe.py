@@ -1,61 +1,155 @@
 """Deduplicate on messageId, as Segment does: the first copy wins, later copies are counted.
 
-Dedupe runs after Consent, RouteByCallType and Whitelist, on the events that will be sent: a
-backfill is about half page/screen calls and tracks off the whitelist, and those need no
-comparing. A copy of a skipped event is counted under the same reason as the event (Segment's
-copies of one message are the same message); `duplicates` counts the later copies of events
-that would have been sent.
+Dedupe compares the events that will be sent (after Consent, RouteByCallType and Whitelist): a
+copy of a skipped event is counted under the same reason as the event; `duplicates` counts the
+later copies of events that are sent.
 
-Batch: "first" is the earliest (path, line number), so the winner does not depend on how the
-runner ordered the work. Streaming: the first to arrive wins, and each messageId is remembered
-in per-key state until the watermark passes its first copy's timestamp (the Pub/Sub publish
-time) plus `window_hours` (Segment's window is 24 hours), so a redelivery, which keeps its
-publish time, is dropped however late it comes inside the window. Event time rather than
-processing time, so that the window means the same on a backlog and under TestStream.
-Parse has already given every event a messageId (derived from its content when it had none).
+Batch: no shuffle of its own. Copies of a message share their own key (userId, else
+anonymousId), so AttachAccountId's per-user grouping sees them together and `settle_copies`
+keeps the earliest (path, line number) copy: the winner does not depend on how the runner
+ordered the work. For the rare copies that differ in their ids (so land in different groups), a
+compact check: every sendable event also leaves a row [messageId, path, line, key hash, fact]
+(CopyLedger; rows of a bundle travel in a few dozen packed blocks by messageId bucket, not one
+element per event), `settle_message_ids` finds each messageId's winning origin and the winners'
+identify/group facts (the history: only calls that passed Dedupe teach), and the messageIds
+whose copies span several keys travel to the per-user step as a small side input (`crossing`).
+
+Streaming: the first to arrive wins, and each messageId is remembered in per-key state until
+the watermark passes its first copy's timestamp (the Pub/Sub publish time) plus `window_hours`
+(Segment's window is 24 hours), so a redelivery, which keeps its publish time, is dropped
+however late it comes inside the window. Parse has given every event a messageId.
 """
+import math
+import zlib
+
 import apache_beam as beam
 from apache_beam.coders import BooleanCoder
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
-from apache_beam.utils.timestamp import Duration
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import Duration, Timestamp
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms import counters
+from transforms.accounts import account_fact
 from transforms.jsonio import pack, unpack
 
+BUCKETS = 64            # blocks of copy rows per flush
+FLUSH_EVERY = 20_000    # rows buffered per bundle before they are sent on
 
-def keep_first(candidates):
-    """(origin, event) pairs of one messageId -> (winning event, number of copies).
 
-    >>> keep_first([(("b.gz", 1), {"v": 2}), (("a.gz", 9), {"v": 1})])
-    ({'v': 1}, 2)
+def settle_copies(candidates, crossing: dict):
+    """(origin, event) pairs of one user's group -> (the events to send, later copies).
+
+    THE place where a copy of each messageId is chosen to be sent: the earliest (path, line)
+    copy in the group, unless `crossing` (messageId -> winning origin, for messageIds whose
+    copies span several groups) names a copy elsewhere. (A checkpoint's "already settled" test
+    belongs here: skip sending, still learn the facts.)
+
+    >>> a, b = {"messageId": "m1", "v": 2}, {"messageId": "m1", "v": 1}
+    >>> settle_copies([(("b.gz", 1), a), (("a.gz", 9), b)], {})
+    ([(('a.gz', 9), {'messageId': 'm1', 'v': 1})], 1)
+    >>> settle_copies([(("b.gz", 1), a)], {"m1": ("a.gz", 9)})
+    ([], 1)
     """
+    best = {}
     copies = 0
-    best_origin = best_event = None
     for origin, event in candidates:
+        origin = tuple(origin)
         copies += 1
-        if best_origin is None or origin < best_origin:
-            best_origin, best_event = origin, event
-    return best_event, copies
+        message_id = event["messageId"]
+        known = best.get(message_id)
+        if known is None or origin < known[0]:
+            best[message_id] = (origin, event)
+    winners = []
+    for message_id, (origin, event) in best.items():
+        elsewhere = crossing.get(message_id)
+        if elsewhere is None or tuple(elsewhere) == origin:
+            winners.append((origin, event))
+    winners.sort(key=lambda pair: pair[0])
+    return winners, copies - len(winners)
 
 
-class KeepFirstFn(counters.CountingDoFn):
-    """(messageId, [packed (origin, event), ...]) -> the first event; later copies are counted.
+def key_hash(key: str) -> int:
+    """A stable (process-independent) hash of a user key, to tell groups apart compactly."""
+    return zlib.crc32(key.encode("utf-8"))
 
-    A GroupByKey and not a CombineFn: nearly every messageId is unique, so combiner lifting
-    would only add work before the shuffle.
+
+def copy_row(origin, event: dict, key: str, path_index: int) -> list:
+    """[messageId, path index, line, key hash, fact] with fact = [key, instant, account] of an
+    identify/group call naming an account, else None (instant -inf as None)."""
+    fact = account_fact(event)
+    if fact is not None:
+        fact = [key, None if fact[0] == -math.inf else fact[0], fact[1]]
+    return [event["messageId"], path_index, origin[1], key_hash(key), fact]
+
+
+class CopyLedger:
+    """Buffers copy rows; drain() -> [(bucket, packed {"paths": [...], "rows": [...]})]."""
+
+    def __init__(self):
+        self._paths, self._path_index, self._rows, self.size = [], {}, {}, 0
+
+    def add(self, origin, event: dict, key: str):
+        path = origin[0]
+        index = self._path_index.get(path)
+        if index is None:
+            index = self._path_index[path] = len(self._paths)
+            self._paths.append(path)
+        row = copy_row(origin, event, key, index)
+        bucket = zlib.crc32(row[0].encode("utf-8")) % BUCKETS
+        self._rows.setdefault(bucket, []).append(row)
+        self.size += 1
+
+    def drain(self):
+        blocks = [(bucket, pack({"paths": self._paths, "rows": rows}))
+                  for bucket, rows in self._rows.items()]
+        self.__init__()
+        return blocks
+
+
+def unpack_rows(blocks):
+    """Packed blocks -> (messageId, (path, line), key hash, fact) rows."""
+    for block in blocks:
+        data = unpack(block)
+        paths = data["paths"]
+        for message_id, path_index, line, hashed, fact in data["rows"]:
+            yield message_id, (paths[path_index], line), hashed, fact
+
+
+def settle_message_ids(rows):
+    """Copy rows of some messageIds -> (crossing {messageId: winning origin} for those whose
+    copies span several keys, the winners' facts [(key, instant, account)]).
+
+    >>> rows = [("m1", ("b", 1), 7, None), ("m1", ("a", 2), 8, ["a:x", 5.0, "A"])]
+    >>> settle_message_ids(rows)
+    ({'m1': ('a', 2)}, [('a:x', 5.0, 'A')])
     """
+    best, keys = {}, {}
+    for message_id, origin, hashed, fact in rows:
+        known = best.get(message_id)
+        if known is None or origin < known[0]:
+            best[message_id] = (origin, fact)
+        seen = keys.get(message_id)
+        if seen is None:
+            keys[message_id] = hashed
+        elif seen != hashed:
+            keys[message_id] = -1
+    crossing = {message_id: best[message_id][0] for message_id, hashed in keys.items() if hashed == -1}
+    facts = [(fact[0], -math.inf if fact[1] is None else fact[1], fact[2])
+             for _, fact in best.values() if fact is not None]
+    return crossing, facts
 
-    def process(self, keyed_copies):
-        event, copies = keep_first(map(unpack, keyed_copies[1]))
-        if copies > 1:
-            self.count(counters.DUPLICATES, copies - 1)
-        yield event
+
+def finish_bundle_value(value):
+    """A value emitted from finish_bundle (batch, global window)."""
+    return WindowedValue(value, Timestamp(0), [GlobalWindow()])
 
 
 class RememberMessageIdsFn(counters.CountingDoFn):
-    """Streaming: (messageId, (origin, event)) -> event the first time the id is seen within
-    the window; later copies are counted as duplicates. An event-time timer forgets the id."""
+    """Streaming: (messageId, (origin, event, owner)) -> (owner, event) the first time the id is
+    seen within the window; later copies are counted as duplicates. An event-time timer forgets
+    the id."""
 
     SEEN = ReadModifyWriteStateSpec("seen", BooleanCoder())
     FORGET = TimerSpec("forget", TimeDomain.WATERMARK)
@@ -70,7 +164,8 @@ class RememberMessageIdsFn(counters.CountingDoFn):
             return
         seen.write(True)
         forget.set(timestamp + self._window)
-        yield keyed[1][1]
+        _, event, owner = keyed[1]
+        yield owner, event
 
     @on_timer(FORGET)
     def forget_message_id(self, seen=beam.DoFn.StateParam(SEEN)):
@@ -78,23 +173,15 @@ class RememberMessageIdsFn(counters.CountingDoFn):
 
 
 class DedupeByMessageId(beam.PTransform):
-    """(origin, event) -> event, one per messageId.
+    """Streaming: (origin, event, owner) -> (owner, event), one per messageId within
+    `window_hours`. (Batch deduplicates inside AttachAccountId's per-user grouping.)"""
 
-    Batch: a GroupByKey on messageId. Streaming: per-messageId state for `window_hours`.
-    """
-
-    def __init__(self, streaming: bool = False, window_hours: float = 24.0):
+    def __init__(self, window_hours: float = 24.0):
         super().__init__()
-        self._streaming = streaming
         self._window_hours = window_hours
 
     def expand(self, sourced_events):
-        if self._streaming:
-            return (sourced_events
-                    | "KeyByMessageId" >> beam.Map(lambda sourced: (sourced[1]["messageId"], sourced))
-                    .with_output_types(beam.typehints.KV[str, beam.typehints.Any])
-                    | "RememberMessageIds" >> beam.ParDo(RememberMessageIdsFn(self._window_hours)))
         return (sourced_events
-                | "KeyByMessageId" >> beam.Map(lambda sourced: (sourced[1]["messageId"], pack(sourced)))
-                | "GroupByMessageId" >> beam.GroupByKey()
-                | "KeepFirst" >> beam.ParDo(KeepFirstFn()))
+                | "KeyByMessageId" >> beam.Map(lambda sourced: (sourced[1]["messageId"], sourced))
+                .with_output_types(beam.typehints.KV[str, beam.typehints.Any])
+                | "RememberMessageIds" >> beam.ParDo(RememberMessageIdsFn(self._window_hours)))
