@@ -4,21 +4,24 @@ Dedupe compares the events that will be sent (after Consent, RouteByCallType and
 copy of a skipped event is counted under the same reason as the event; `duplicates` counts the
 later copies of events that are sent.
 
-Batch: no shuffle of its own. Copies of a message share their own key (userId, else
-anonymousId), so AttachAccountId's per-user grouping sees them together and `settle_copies`
-keeps the earliest (path, line number) copy: the winner does not depend on how the runner
-ordered the work. For the rare copies that differ in their ids (so land in different groups), a
-compact check: every sendable event also leaves a row [messageId, path, line, key hash, fact]
-(CopyLedger; rows of a bundle travel in a few dozen packed blocks by messageId bucket, not one
-element per event), `settle_message_ids` finds each messageId's winning origin and the winners'
-identify/group facts (the history: only calls that passed Dedupe teach), and the messageIds
-whose copies span several keys travel to the per-user step as a small side input (`crossing`).
+Batch: no full-event shuffle of its own. The winner is the earliest (path, line number) copy,
+whatever order the runner did the work in. Copies of a message nearly always share their own
+key (userId, else anonymousId), so they meet in AttachAccountId's per-user grouping; but the
+rare copies that differ in their ids (one anonymous-only, one with a userId) do not. So a
+compact check decides: every sendable event also leaves a row [messageId, path, line, key hash,
+fact] (CopyLedger: the rows of a bundle travel as a few dozen packed blocks per messageId bucket,
+not one element per event); `settle_message_ids` names, for each messageId that has several
+copies (about 1% of a backfill), the winning copy by a compact id of its origin (a 64-bit hash
+of the path, the line), and collects the winners' identify/group facts (only calls that passed
+Dedupe teach history). The per-user step reads the winners as a small side input and
+`settle_copies` sends the named copy, counting the others as duplicates.
 
 Streaming: the first to arrive wins, and each messageId is remembered in per-key state until
 the watermark passes its first copy's timestamp (the Pub/Sub publish time) plus `window_hours`
 (Segment's window is 24 hours), so a redelivery, which keeps its publish time, is dropped
 however late it comes inside the window. Parse has given every event a messageId.
 """
+import hashlib
 import math
 import zlib
 
@@ -38,36 +41,39 @@ BUCKETS = 64            # blocks of copy rows per flush
 FLUSH_EVERY = 20_000    # rows buffered per bundle before they are sent on
 
 
-def settle_copies(candidates, crossing: dict):
-    """(origin, event) pairs of one user's group -> (the events to send, later copies).
+def origin_id(path: str, line: int) -> tuple[int, int]:
+    """A compact, process-independent id of an origin: (64-bit hash of the path, line)."""
+    return int.from_bytes(hashlib.blake2b(path.encode("utf-8"), digest_size=8).digest(), "big"), line
 
-    THE place where a copy of each messageId is chosen to be sent: the earliest (path, line)
-    copy in the group, unless `crossing` (messageId -> winning origin, for messageIds whose
-    copies span several groups) names a copy elsewhere. (A checkpoint's "already settled" test
-    belongs here: skip sending, still learn the facts.)
+
+def settle_copies(candidates, winners: dict):
+    """(origin id, event) pairs of one user's group -> (the events to send, copies not sent).
+
+    THE place where the copy of each messageId to send is chosen: the copy `winners` names
+    (messageId -> origin id of the earliest copy, for messageIds with several copies, wherever
+    they are), else the only copy. (A checkpoint's "settled already?" belongs here: skip sending,
+    still learn the facts.)
 
     >>> a, b = {"messageId": "m1", "v": 2}, {"messageId": "m1", "v": 1}
-    >>> settle_copies([(("b.gz", 1), a), (("a.gz", 9), b)], {})
-    ([(('a.gz', 9), {'messageId': 'm1', 'v': 1})], 1)
-    >>> settle_copies([(("b.gz", 1), a)], {"m1": ("a.gz", 9)})
+    >>> settle_copies([((7, 1), a), ((3, 9), b)], {"m1": (3, 9)})
+    ([((3, 9), {'messageId': 'm1', 'v': 1})], 1)
+    >>> settle_copies([((7, 1), a)], {"m1": (3, 9)})
     ([], 1)
     """
-    best = {}
-    copies = 0
+    sent, copies, seen = [], 0, set()
     for origin, event in candidates:
         origin = tuple(origin)
         copies += 1
         message_id = event["messageId"]
-        known = best.get(message_id)
-        if known is None or origin < known[0]:
-            best[message_id] = (origin, event)
-    winners = []
-    for message_id, (origin, event) in best.items():
-        elsewhere = crossing.get(message_id)
-        if elsewhere is None or tuple(elsewhere) == origin:
-            winners.append((origin, event))
-    winners.sort(key=lambda pair: pair[0])
-    return winners, copies - len(winners)
+        winner = winners.get(message_id)
+        if winner is None:
+            if message_id in seen:   # not named by the check: cannot happen; never send twice
+                continue
+            seen.add(message_id)
+        elif tuple(winner) != origin:
+            continue
+        sent.append((origin, event))
+    return sent, copies - len(sent)
 
 
 def key_hash(key: str) -> int:
@@ -118,27 +124,30 @@ def unpack_rows(blocks):
 
 
 def settle_message_ids(rows):
-    """Copy rows of some messageIds -> (crossing {messageId: winning origin} for those whose
-    copies span several keys, the winners' facts [(key, instant, account)]).
+    """Copy rows -> (winners {messageId: origin id of its earliest copy} for the messageIds with
+    several copies, the winning copies' facts [(key, instant, account)]).
 
-    >>> rows = [("m1", ("b", 1), 7, None), ("m1", ("a", 2), 8, ["a:x", 5.0, "A"])]
-    >>> settle_message_ids(rows)
-    ({'m1': ('a', 2)}, [('a:x', 5.0, 'A')])
+    >>> rows = [("m1", ("b", 1), 7, None), ("m1", ("a", 2), 8, ["a:x", 5.0, "A"]),
+    ...         ("m2", ("a", 3), 7, None)]
+    >>> winners, facts = settle_message_ids(rows)
+    >>> winners == {"m1": origin_id("a", 2)}, facts
+    (True, [('a:x', 5.0, 'A')])
     """
-    best, keys = {}, {}
-    for message_id, origin, hashed, fact in rows:
+    best, copies = {}, {}
+    for message_id, origin, _, fact in rows:
         known = best.get(message_id)
-        if known is None or origin < known[0]:
+        if known is None:
             best[message_id] = (origin, fact)
-        seen = keys.get(message_id)
-        if seen is None:
-            keys[message_id] = hashed
-        elif seen != hashed:
-            keys[message_id] = -1
-    crossing = {message_id: best[message_id][0] for message_id, hashed in keys.items() if hashed == -1}
+            copies[message_id] = 1
+            continue
+        copies[message_id] += 1
+        if origin < known[0]:
+            best[message_id] = (origin, fact)
+    winners = {message_id: origin_id(*best[message_id][0])
+               for message_id, count in copies.items() if count > 1}
     facts = [(fact[0], -math.inf if fact[1] is None else fact[1], fact[2])
              for _, fact in best.values() if fact is not None]
-    return crossing, facts
+    return winners, facts
 
 
 def finish_bundle_value(value):

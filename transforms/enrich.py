@@ -2,14 +2,14 @@
 (transforms.accounts for the precedence, transforms.identity for whose history applies).
 
 Batch, one full-event shuffle: every event is grouped by its own key (userId, else anonymousId),
-and the per-user step keeps one copy of each messageId (transforms.dedupe.settle_copies), finds
+and the per-user step sends one copy of each messageId (transforms.dedupe.settle_copies), finds
 each event's owner (an anonymous-only event: the user its anonymousId is linked to, from the
 link table) and resolves the owner's history as of the event's time, else the mapping. Beside it
 travel only compact records, read by the per-user step as side inputs (the GroupByUser shuffle is
 a barrier anyway, so nothing waits for them):
 
     KeyByUser ─► GroupByUser ─────────────────────────────────────► ResolveFromHistory
-       └─ copy rows ─► GroupCopies ─► SettleCopies ─ crossing ──────────┘  ▲   ▲
+       └─ copy rows ─► GroupCopies ─► SettleCopies ─ winners ───────────┘  ▲   ▲
                                          └─ facts ─► GroupFactsByOwner ─► BuildHistories
     LinkIdentities (after Consent) ─ link table ─► SettleCopies, ResolveFromHistory
 
@@ -32,8 +32,8 @@ from apache_beam.utils.timestamp import Timestamp
 from transforms import counters
 from transforms.account_mapping import MappingCache
 from transforms.accounts import AccountHistory, account_fact, attribute, user_key, with_account
-from transforms.dedupe import (CopyLedger, FLUSH_EVERY, finish_bundle_value, settle_copies,
-                               settle_message_ids, unpack_rows)
+from transforms.dedupe import (CopyLedger, FLUSH_EVERY, finish_bundle_value, origin_id,
+                               settle_copies, settle_message_ids, unpack_rows)
 from transforms.identity import anonymous_id_of, owner_of, owner_of_fact
 from transforms.jsonio import pack, unpack
 
@@ -43,19 +43,26 @@ _NO_HISTORY = AccountHistory(())
 
 
 class KeyByUserFn(beam.DoFn):
-    """(origin, event) -> (own key, packed (origin, event)); a copy row per event to COPIES,
-    in packed blocks per bundle (transforms.dedupe.CopyLedger)."""
+    """((path, line), event) -> (own key, packed (origin id, event)); a copy row per event to
+    COPIES, in packed blocks per bundle (transforms.dedupe.CopyLedger)."""
+
+    def setup(self):
+        self._path_ids = {}
 
     def start_bundle(self):
         self._ledger = CopyLedger()
 
     def process(self, sourced):
-        key = user_key(sourced[1])
-        self._ledger.add(sourced[0], sourced[1], key)
+        (path, line), event = sourced
+        key = user_key(event)
+        self._ledger.add(sourced[0], event, key)
         if self._ledger.size >= FLUSH_EVERY:
             for block in self._ledger.drain():
                 yield beam.pvalue.TaggedOutput(COPIES, block)
-        yield key, pack(sourced)
+        path_id = self._path_ids.get(path)
+        if path_id is None:
+            path_id = self._path_ids[path] = origin_id(path, 0)[0]
+        yield key, pack(((path_id, line), event))
 
     def finish_bundle(self):
         for block in self._ledger.drain():
@@ -63,12 +70,13 @@ class KeyByUserFn(beam.DoFn):
 
 
 class SettleCopiesFn(beam.DoFn):
-    """(bucket, [blocks]) -> (messageId, winning origin) of messageIds whose copies span keys;
+    """(bucket, [blocks]) -> (messageId, winning origin id) of messageIds with several copies;
     FACTS: (owner, (instant, account, via_link)) of each winning identify/group call."""
 
     def process(self, bucket_blocks, links):
-        crossing, facts = settle_message_ids(unpack_rows(bucket_blocks[1]))
-        yield from crossing.items()
+        winners, facts = settle_message_ids(unpack_rows(bucket_blocks[1]))
+        for message_id, winner in winners.items():
+            yield message_id, winner
         for key, instant, account in facts:
             owner, via_link = owner_of_fact(key, instant, links.get(anonymous_id_of(key)))
             yield beam.pvalue.TaggedOutput(FACTS, (owner, (instant, account, via_link)))
@@ -84,9 +92,9 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
     def setup(self):
         self._mapping = MappingCache(self._mapping_path)
 
-    def process(self, keyed, crossing, links, histories):
+    def process(self, keyed, winners, links, histories):
         key, packed = keyed
-        events, duplicates = settle_copies(map(unpack, packed), crossing)
+        events, duplicates = settle_copies(map(unpack, packed), winners)
         if duplicates:
             self.count(counters.DUPLICATES, duplicates)
         mapping = self._mapping.get()
@@ -192,7 +200,7 @@ class AttachAccountId(beam.PTransform):
         settled = (keyed[COPIES]
                    | "GroupCopies" >> beam.GroupByKey()
                    | "SettleCopies" >> beam.ParDo(SettleCopiesFn(), link_table)
-                   .with_outputs(FACTS, main="crossing"))
+                   .with_outputs(FACTS, main="winners"))
         histories = (settled[FACTS]
                      | "GroupFactsByOwner" >> beam.GroupByKey()
                      | "BuildHistories" >> beam.Map(build_history))
@@ -200,5 +208,6 @@ class AttachAccountId(beam.PTransform):
                 | "GroupByUser" >> beam.GroupByKey()
                 | "ResolveFromHistory" >> beam.ParDo(
                     ResolveFromHistoryFn(self._mapping_path),
-                    crossing=beam.pvalue.AsDict(settled["crossing"]), links=link_table,
-                    histories=beam.pvalue.AsDict(histories)))
+                    winners=beam.pvalue.AsDict(settled["winners"]), links=link_table,
+                    histories=beam.pvalue.AsDict(histories))
+                .with_output_types(beam.typehints.Dict[str, beam.typehints.Any]))

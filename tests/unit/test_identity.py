@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from transforms.accounts import AccountHistory, attribute, mapped_account, own_account, with_account
-from transforms.dedupe import settle_copies, settle_message_ids
+from transforms.dedupe import origin_id, settle_copies, settle_message_ids
 from transforms.identity import (_encode_points, decode_points, identity_link, linked_user, merge_links,
                                  owner_of, owner_of_fact)
 from transforms.jsonio import pack
@@ -102,19 +102,25 @@ def test_non_empty_array_stays_invalid(field):
         parse_line(b'{"type":"identify","userId":"u1","%s":["x"]}' % field.encode())
 
 
-def test_settle_copies_takes_the_earliest_unless_the_crossing_check_names_another():
+def test_settle_copies_sends_the_copy_the_check_names_else_the_only_one():
     one, two = {"messageId": "m", "n": 1}, {"messageId": "m", "n": 2}
-    assert settle_copies([(("b", 1), one), (("a", 3), two)], {}) == ([(("a", 3), two)], 1)
-    assert settle_copies([(("b", 1), one)], {"m": ("b", 1)}) == ([(("b", 1), one)], 0)
-    assert settle_copies([(("b", 1), one)], {"m": ("a", 0)}) == ([], 1)
+    assert settle_copies([((5, 1), one), ((4, 3), two)], {"m": (4, 3)}) == ([((4, 3), two)], 1)
+    assert settle_copies([((5, 1), one)], {"m": (5, 1)}) == ([((5, 1), one)], 0)
+    assert settle_copies([((5, 1), one)], {"m": (4, 3)}) == ([], 1)   # the winner is in another group
+    assert settle_copies([((5, 1), one)], {}) == ([((5, 1), one)], 0)
 
 
-def test_settle_message_ids_only_reports_ids_whose_copies_span_keys():
-    rows = [("m1", ("a", 1), 1, None), ("m1", ("a", 2), 1, None),
+def test_settle_message_ids_names_the_earliest_copy_of_ids_with_several_copies():
+    rows = [("m1", ("a", 1), 1, None),
             ("m2", ("b", 5), 1, ["u:x", 1.0, "A"]), ("m2", ("a", 9), 2, ["a:y", 2.0, "B"])]
-    crossing, facts = settle_message_ids(rows)
-    assert crossing == {"m2": ("a", 9)}
-    assert facts == [("a:y", 2.0, "B")]   # only the winning copy's fact
+    winners, facts = settle_message_ids(rows)
+    assert winners == {"m2": origin_id("a", 9)}
+    assert sorted(facts) == [("a:y", 2.0, "B")]   # only the winning copy's fact
+
+
+def test_origin_ids_are_stable_and_tell_paths_apart():
+    assert origin_id("gs://b/x.gz", 3) == origin_id("gs://b/x.gz", 3)
+    assert origin_id("gs://b/x.gz", 3) != origin_id("gs://b/y.gz", 3)
 
 
 # ------------------------------------------------------------------ properties
@@ -147,18 +153,18 @@ copies = st.lists(st.tuples(st.sampled_from(["m1", "m2", "m3"]),
 
 
 @given(copies)
-def test_groups_plus_crossing_check_send_exactly_the_earliest_copy_of_each_message(rows):
+def test_groups_plus_the_check_send_exactly_the_earliest_copy_of_each_message(rows):
     """However copies fall into per-user groups, exactly one copy per messageId is sent: the
     earliest (path, line) one, and every other copy is counted once."""
-    crossing, _ = settle_message_ids([(mid, origin, key, None) for mid, origin, key in rows])
+    winners, _ = settle_message_ids([(mid, origin, key, None) for mid, origin, key in rows])
     sent, counted = [], 0
     for key in {key for _, _, key in rows}:
-        group = [(origin, {"messageId": mid}) for mid, origin, k in rows if k == key]
-        winners, duplicates = settle_copies(group, crossing)
-        sent += [(event["messageId"], origin) for origin, event in winners]
+        group = [(origin_id(*origin), {"messageId": mid}) for mid, origin, k in rows if k == key]
+        chosen, duplicates = settle_copies(group, winners)
+        sent += [(event["messageId"], origin) for origin, event in chosen]
         counted += duplicates
     earliest = {}
     for mid, origin, _ in rows:
         earliest[mid] = min(earliest.get(mid, origin), origin)
-    assert sorted(sent) == sorted(earliest.items())
+    assert sorted(sent) == sorted((mid, origin_id(*origin)) for mid, origin in earliest.items())
     assert counted == len(rows) - len(earliest)
