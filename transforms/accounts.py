@@ -39,14 +39,20 @@ def own_account(event: dict) -> str | None:
     call_type = event.get("type")
     if call_type == "group":
         return _as_account(event.get("groupId"))
-    field = "traits" if call_type == "identify" else "properties"
-    return (_as_account(_field(event, field).get("accountId"))
-            or _as_account(_field(event, "context").get("groupId")))
-
-
-def _field(event: dict, name: str) -> dict:
-    value = event.get(name)
-    return value if isinstance(value, dict) else {}
+    # Parse has made these objects or None (hot path: no helper calls when absent)
+    fields = event.get("traits" if call_type == "identify" else "properties")
+    if fields:
+        account = fields.get("accountId")
+        if account is not None:
+            account = _as_account(account)
+            if account is not None:
+                return account
+    context = event.get("context")
+    if context:
+        group_id = context.get("groupId")
+        if group_id is not None:
+            return _as_account(group_id)
+    return None
 
 
 def user_key(event: dict) -> str:

@@ -100,10 +100,12 @@ def validate_event(event: dict) -> None:
             raise InvalidEvent("messageId is not a string")
         if len(message_id) > MAX_MESSAGE_ID_CHARS:
             raise InvalidEvent(f"messageId longer than {MAX_MESSAGE_ID_CHARS} characters")
-    read_empty_arrays_as_objects(event)
     for field in OBJECT_FIELDS:
         value = event.get(field)
         if value is not None and not isinstance(value, dict):
+            if value == []:   # PHP's empty object: read as {} (read_empty_arrays_as_objects)
+                event[field] = {}
+                continue
             raise InvalidEvent(f"{field} is {_json_kind(value)}, not an object")
     if call_type == "track":
         name = event.get("event")
