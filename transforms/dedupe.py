@@ -34,7 +34,7 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms import counters
-from transforms.accounts import account_fact
+from transforms.accounts import account_fact, user_key
 from transforms.jsonio import pack, unpack
 
 BUCKETS = 64            # blocks of copy rows per flush
@@ -81,20 +81,27 @@ def key_hash(key: str) -> int:
     return zlib.crc32(key.encode("utf-8"))
 
 
-def copy_row(origin, event: dict, key: str, path_index: int) -> list:
-    """[messageId, path index, line, key hash, fact] with fact = [key, instant, account] of an
+def copy_row(origin, event: dict, key_hashed: int, path_index: int) -> tuple:
+    """(messageId, path index, line, key hash, fact) with fact = [key, instant, account] of an
     identify/group call naming an account, else None (instant -inf as None)."""
-    fact = account_fact(event)
-    if fact is not None:
-        fact = [key, None if fact[0] == -math.inf else fact[0], fact[1]]
-    return [event["messageId"], path_index, origin[1], key_hash(key), fact]
+    fact = None
+    if event.get("type") in _FACT_TYPES:
+        fact = account_fact(event)
+        if fact is not None:
+            fact = [user_key(event), None if fact[0] == -math.inf else fact[0], fact[1]]
+    return event["messageId"], path_index, origin[1], key_hashed, fact
+
+
+_FACT_TYPES = frozenset(("identify", "group"))
 
 
 class CopyLedger:
     """Buffers copy rows; drain() -> [(bucket, packed {"paths": [...], "rows": [...]})]."""
 
     def __init__(self):
-        self._paths, self._path_index, self._rows, self.size = [], {}, {}, 0
+        self._paths, self._path_index, self._key_hashes = [], {}, {}
+        self._rows = [[] for _ in range(BUCKETS)]
+        self.size = 0
 
     def add(self, origin, event: dict, key: str):
         path = origin[0]
@@ -102,14 +109,16 @@ class CopyLedger:
         if index is None:
             index = self._path_index[path] = len(self._paths)
             self._paths.append(path)
-        row = copy_row(origin, event, key, index)
-        bucket = zlib.crc32(row[0].encode("utf-8")) % BUCKETS
-        self._rows.setdefault(bucket, []).append(row)
+        hashed = self._key_hashes.get(key)
+        if hashed is None:
+            hashed = self._key_hashes[key] = key_hash(key)
+        row = copy_row(origin, event, hashed, index)
+        self._rows[zlib.crc32(row[0].encode("utf-8")) % BUCKETS].append(row)
         self.size += 1
 
     def drain(self):
         blocks = [(bucket, pack({"paths": self._paths, "rows": rows}))
-                  for bucket, rows in self._rows.items()]
+                  for bucket, rows in enumerate(self._rows) if rows]
         self.__init__()
         return blocks
 

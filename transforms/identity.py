@@ -44,7 +44,7 @@ from transforms.accounts import user_key
 from transforms.jsonio import pack, unpack
 from transforms.timestamps import event_instant
 
-FLUSH_EVERY = 20_000  # buffered links per bundle before they are sent on
+FLUSH_EVERY = 500_000  # buffered links per bundle before they are sent on (~40 MB at most)
 
 
 def _present(value) -> bool:
@@ -116,39 +116,50 @@ def anonymous_id_of(key: str) -> str | None:
 
 class BufferLinksFn(beam.DoFn):
     """event -> nothing per event; per bundle (and every FLUSH_EVERY links) one record per
-    anonymousId: (anonymousId, packed [[instant, userId], ...])."""
+    anonymousId: (anonymousId, packed {userId: [instant or null, ...]})."""
 
     def start_bundle(self):
         self._links = {}
         self._buffered = 0
 
     def process(self, sourced):
+        # Not a generator: on the hot path (nearly every event) nothing is yielded.
         link = identity_link(sourced[1])
         if link is None:
-            return
+            return None
         anonymous_id, instant, user = link
-        self._links.setdefault(anonymous_id, []).append((instant, user))
+        users = self._links.get(anonymous_id)
+        if users is None:
+            users = self._links[anonymous_id] = {}
+        instants = users.get(user)
+        if instants is None:
+            instants = users[user] = []
+        instants.append(None if instant == -math.inf else instant)   # JSON has no -inf
         self._buffered += 1
         if self._buffered >= FLUSH_EVERY:
-            yield from self._drain()
+            return self._drain()
+        return None
 
     def _drain(self):
         links, self._links, self._buffered = self._links, {}, 0
-        for anonymous_id, points in links.items():
-            yield anonymous_id, pack(_encode_points(points))
+        return [(anonymous_id, pack(users)) for anonymous_id, users in links.items()]
 
     def finish_bundle(self):
-        for record in self._drain():
-            yield WindowedValue(record, Timestamp(0), [GlobalWindow()])
-
-
-def _encode_points(points):
-    """JSON cannot hold -inf: it travels as null."""
-    return [[None if instant == -math.inf else instant, user] for instant, user in points]
+        return [WindowedValue(record, Timestamp(0), [GlobalWindow()]) for record in self._drain()]
 
 
 def decode_points(data: bytes):
-    return [(-math.inf if instant is None else instant, user) for instant, user in unpack(data)]
+    """What BufferLinksFn packed -> [(instant, userId)] (null -> -inf)."""
+    return [(-math.inf if instant is None else instant, user)
+            for user, instants in unpack(data).items() for instant in instants]
+
+
+def encode_points(points) -> bytes:
+    """[(instant, userId)] -> the packed form decode_points reads."""
+    users = {}
+    for instant, user in points:
+        users.setdefault(user, []).append(None if instant == -math.inf else instant)
+    return pack(users)
 
 
 class MergeLinksFn(beam.DoFn):
@@ -199,7 +210,7 @@ class LearnLinksFn(beam.DoFn):
 
 
 def encode_runs(runs) -> str:
-    return pack(_encode_points(runs)).decode("utf-8")
+    return encode_points(runs).decode("utf-8")
 
 
 def decode_runs(text: str) -> tuple:

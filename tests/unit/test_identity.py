@@ -8,9 +8,8 @@ from hypothesis import strategies as st
 
 from transforms.accounts import AccountHistory, attribute, mapped_account, own_account, with_account
 from transforms.dedupe import origin_id, settle_copies, settle_message_ids
-from transforms.identity import (_encode_points, decode_points, identity_link, linked_user, merge_links,
+from transforms.identity import (decode_points, encode_points, identity_link, linked_user, merge_links,
                                  owner_of, owner_of_fact)
-from transforms.jsonio import pack
 from transforms.parse import InvalidEvent, parse_line
 from transforms.timestamps import to_instant
 
@@ -143,7 +142,7 @@ def test_merged_runs_resolve_like_all_the_links(points, instant):
 def test_link_points_survive_the_compact_encoding(points):
     """Batch ships every link point (runs are merged only once all of an anonymousId's links are
     together: merging partial runs is not exact), as JSON, with -inf as null."""
-    assert decode_points(pack(_encode_points(points))) == points
+    assert sorted(decode_points(encode_points(points)), key=repr) == sorted(points, key=repr)
 
 
 copies = st.lists(st.tuples(st.sampled_from(["m1", "m2", "m3"]),
