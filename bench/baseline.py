@@ -77,7 +77,7 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
     spill = _Spill(f"{out_prefix}.spill.pickle")
     seen: set[str] = set()
     facts: list = []
-    links: dict[str, list] = defaultdict(list)
+    links: dict[str, dict] = {}   # anonymousId -> {userId: [instants]}, as LinkIdentities buffers them
     dead = (open(f"{dead_letter_prefix}-00000-of-00001.jsonl", "w", encoding="utf-8",
                  buffering=_BUFFER) if dead_letter_prefix else None)
     try:
@@ -102,7 +102,9 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
                                     f"{type(err).__name__}: {err}", source=path)) + "\n")
             seen.clear()
         # pass 2
-        link_table = {anonymous_id: merge_links(points) for anonymous_id, points in links.items()}
+        link_table = {anonymous_id: merge_links([(instant, user) for user, instants in users.items()
+                                                 for instant in instants])
+                      for anonymous_id, users in links.items()}
         links.clear()
         owned = defaultdict(list)
         for key, instant, account in facts:
@@ -144,7 +146,7 @@ def _first_pass(raw, origin, counts, seen, allowed, facts, links, out, spill, de
         return
     link = identity_link(event)
     if link is not None:
-        links[link[0]].append(link[1:])
+        links.setdefault(link[0], {}).setdefault(link[2], []).append(link[1])
     call_type = event["type"]
     if call_type not in SENDABLE_TYPES:
         counts[counters.UNSUPPORTED] += 1
