@@ -1120,6 +1120,22 @@ def php_empty_arrays(x: Export) -> None:
     x.invalid(bad, at=received_at(bad))
 
 
+def unsent_calls_link(x: Export) -> None:
+    """Events that are not sent still link: a visitor's anonymous tracks, then, after login, only
+    a track off the whitelist (filtered) and a page (unsupported) carry both ids; the user's
+    account comes from a server-side group (userId only, Initrode).  The anonymous tracks carry
+    Initrode (stitched)."""
+    v = visitor("initrode-unsent-linker")
+    u = Person("usr_milton_initrode", v.anonymous_id, "web", "Milton Waddams", "milton@initrode.example")
+    ini = ACC["Initrode"]
+    x.sent(track(v, "Feature Used", "2024-11-02T17:00:00.000Z", {"feature": "stapler", "plan": "none"}), ini,
+           stitched=True)
+    x.filtered(track(u, "Dashboard Viewed", "2024-11-02T17:05:00Z"))
+    x.page(page(u, "2024-11-02T17:06:00.000Z", "Reports", "/reports"), ini)
+    x.sent(group(u.via("server"), ini, "2024-11-02T17:10:00Z"), ini)
+    x.sent(track(v, "Report Exported", "2024-11-02T17:20:00Z"), ini, stitched=True)
+
+
 def blank_lines(x: Export) -> None:
     """An empty line and a whitespace-only line: not events, counted nowhere."""
     x.blank("", at=parse_ts("2024-11-01T12:00:00Z"))
@@ -1132,7 +1148,7 @@ SCENARIOS = (
     anonymous_visitor_mapped, anonymous_identify_carries_over, personas_audiences, integrations_flags,
     whitelist_name_variants, duplicate_deliveries, valid_edge_cases, dead_letters, unsupported_types,
     context_group_id, visitor_signs_up, alias_links, shared_computer, opted_out_identify_links_nothing,
-    php_empty_arrays, blank_lines,
+    php_empty_arrays, unsent_calls_link, blank_lines,
 )
 
 

@@ -51,8 +51,8 @@ def settle_copies(candidates, winners: dict):
 
     THE place where the copy of each messageId to send is chosen: the copy `winners` names
     (messageId -> origin id of the earliest copy, for messageIds with several copies, wherever
-    they are), else the only copy. (A checkpoint's "settled already?" belongs here: skip sending,
-    still learn the facts.)
+    they are), else the only copy. (A checkpoint's "settled already?" belongs here: skip sending.
+    The copy's facts are learned regardless: SettleCopies takes history from the copy rows.)
 
     >>> a, b = {"messageId": "m1", "v": 2}, {"messageId": "m1", "v": 1}
     >>> settle_copies([((7, 1), a), ((3, 9), b)], {"m1": (3, 9)})

@@ -126,7 +126,7 @@ class BufferLinksFn(beam.DoFn):
         # Not a generator: on the hot path (nearly every event) nothing is yielded.
         link = identity_link(sourced[1])
         if link is None:
-            return None
+            return ()
         anonymous_id, instant, user = link
         users = self._links.get(anonymous_id)
         if users is None:
@@ -138,7 +138,7 @@ class BufferLinksFn(beam.DoFn):
         self._buffered += 1
         if self._buffered >= FLUSH_EVERY:
             return self._drain()
-        return None
+        return ()
 
     def _drain(self):
         links, self._links, self._buffered = self._links, {}, 0
