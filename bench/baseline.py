@@ -8,20 +8,22 @@ Does what `python -m pipeline ... --preview PREFIX` does, with the job's own pur
 the job measures what Beam costs (and what the job's parallelism gains), not different logic:
 
     pass 1, files in path order, lines in order:
-        read -> parse_line -> enabled_for (consent) -> route by type -> whitelist -> dedupe on
-        messageId (first seen wins: files are processed in sorted path order, so that is the
-        job's "earliest (path, line number)") -> account_fact() collected per user_key();
-        events naming their own account are written at once, the others are spilled
-        (pickled, which round-trips any parsed event exactly, as Beam's coders do) to a
-        temporary file next to the output
+        read -> parse_line -> enabled_for (consent) -> identity_link() collected per anonymousId
+        -> route by type -> whitelist -> dedupe on messageId (first seen wins: files are
+        processed in sorted path order, so that is the job's "earliest (path, line number)")
+        -> account_fact() collected with its user_key(); events naming their own account are
+        written at once, the others are spilled (pickled, which round-trips any parsed event
+        exactly, as Beam's coders do) to a temporary file next to the output
+    between: merge_links() per anonymousId; each fact goes to owner_of_fact()'s history
     pass 2, the spill file:
-        AccountHistory(user's facts).account_at(event_instant) or mapped_account -> with_account
+        owner_of(event, its anonymousId's links) -> attribute(event, owner's AccountHistory,
+        mapping) -> with_account
 
 Writes PREFIX-00000-of-00001.jsonl with one transforms.sink.preview_line per request (the
 job's --preview format), dead letters of invalid lines and unreadable files (if --dead_letter),
 prints the summary table and writes it as JSON (--summary), with the job's keys
-(pipeline.summary.build_summary). Memory: the set of sent messageIds and the per-user facts; events
-themselves stream through the spill file.
+(pipeline.summary.build_summary). Memory: the set of sent messageIds, the facts and the links;
+events themselves stream through the spill file.
 """
 from __future__ import annotations
 
@@ -39,8 +41,8 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.summary import build_summary, format_table
 from transforms import counters
 from transforms.account_mapping import load_mapping
-from transforms.accounts import (AccountHistory, account_fact, mapped_account, own_account,
-                                 user_key, with_account)
+from transforms.accounts import AccountHistory, account_fact, attribute, own_account, user_key, with_account
+from transforms.identity import anonymous_id_of, identity_link, merge_links, owner_of, owner_of_fact
 from transforms.consent import enabled_for
 from transforms.dead_letter import dead_letter_record
 from transforms.destinations import gainsight_cs
@@ -49,7 +51,6 @@ from transforms.jsonio import dumps_compact
 from transforms.parse import InvalidEvent, parse_line
 from transforms.read import iter_lines, open_events_file
 from transforms.tags import SENDABLE_TYPES
-from transforms.timestamps import event_instant
 from transforms.whitelist import is_whitelisted, parse_whitelist
 
 _BUFFER = 1 << 20
@@ -80,7 +81,8 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     spill = _Spill(f"{out_prefix}.spill.pickle")
     seen: set[str] = set()
-    facts: dict[str, list] = defaultdict(list)
+    facts: list = []
+    links: dict[str, dict] = {}   # anonymousId -> {userId: [instants]}, as LinkIdentities buffers them
     dead = (open(f"{dead_letter_prefix}-00000-of-00001.jsonl", "w", encoding="utf-8",
                  buffering=_BUFFER) if dead_letter_prefix else None)
     try:
@@ -96,7 +98,7 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
                                 continue
                             counts[counters.READ] += 1
                             _first_pass(raw, (path, last_line), counts, seen, allowed, facts,
-                                        out, spill, dead)
+                                        links, out, spill, dead)
                 except _READ_ERRORS as err:
                     counts[counters.UNREADABLE_FILES] += 1
                     if dead is not None:
@@ -105,14 +107,25 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
                                     f"{type(err).__name__}: {err}", source=path)) + "\n")
             seen.clear()
         # pass 2
-        histories = {user: AccountHistory(user_facts) for user, user_facts in facts.items()}
+        link_table = {anonymous_id: merge_links([(instant, user) for user, instants in users.items()
+                                                 for instant in instants])
+                      for anonymous_id, users in links.items()}
+        links.clear()
+        owned = defaultdict(list)
+        for key, instant, account in facts:
+            owner, via_link = owner_of_fact(key, instant, link_table.get(anonymous_id_of(key)))
+            owned[owner].append((instant, account, via_link))
+        histories = {owner: AccountHistory(owner_facts) for owner, owner_facts in owned.items()}
         no_history = AccountHistory(())
         with open(out_path, "a", encoding="utf-8", buffering=_BUFFER) as out:
             for event in spill.events():
-                history = histories.get(user_key(event), no_history)
-                account = history.account_at(event_instant(event)) or mapped_account(event, mapping)
+                owner, via_link = owner_of(event, link_table.get(anonymous_id_of(user_key(event))))
+                account, stitched = attribute(event, histories.get(owner, no_history), mapping,
+                                              owner, via_link)
                 if account is None:
                     counts[counters.UNMAPPED] += 1
+                elif stitched:
+                    counts[counters.STITCHED] += 1
                 body = dumps_compact(with_account(event, account))
                 out.write(preview_line((event["messageId"], body), PREVIEW_URL, PREVIEW_PATH) + "\n")
                 counts[counters.PREVIEWED] += 1
@@ -123,7 +136,7 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
     return build_summary(dict(counts))
 
 
-def _first_pass(raw, origin, counts, seen, allowed, facts, out, spill, dead):
+def _first_pass(raw, origin, counts, seen, allowed, facts, links, out, spill, dead):
     try:
         event = parse_line(raw)
     except InvalidEvent as err:
@@ -136,6 +149,9 @@ def _first_pass(raw, origin, counts, seen, allowed, facts, out, spill, dead):
     if not enabled_for(event, CONSENT_NAMES):
         counts[counters.SKIPPED_BY_INTEGRATIONS] += 1
         return
+    link = identity_link(event)
+    if link is not None:
+        links.setdefault(link[0], {}).setdefault(link[2], []).append(link[1])
     call_type = event["type"]
     if call_type not in SENDABLE_TYPES:
         counts[counters.UNSUPPORTED] += 1
@@ -152,7 +168,7 @@ def _first_pass(raw, origin, counts, seen, allowed, facts, out, spill, dead):
     counts[counters.by_type(call_type)] += 1
     fact = account_fact(event)
     if fact is not None:
-        facts[user_key(event)].append(fact)
+        facts.append((user_key(event), fact[0], fact[1]))
     if own_account(event) is not None:
         out.write(preview_line((message_id, dumps_compact(event)), PREVIEW_URL, PREVIEW_PATH) + "\n")
         counts[counters.PREVIEWED] += 1

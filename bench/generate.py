@@ -22,7 +22,9 @@ messageId (the job derives one). Timestamps span three weeks in mixed ISO-8601 s
 (Z, milliseconds, +02:00, +00:00, -05:00, no offset, microseconds); mobile events are sometimes
 received hours after they happened. Users (N/40) belong to accounts (users/10); some switch
 account mid-period; 60% of users tell their account through group calls or identify
-`traits.accountId`, the others only through the mapping file (or not at all).
+`traits.accountId`, the others only through the mapping file (or not at all). 6% of a web
+user's non-group events are sent before login (anonymousId only), so that the job links them to
+the user through the same anonymousId on the user's other events (stitching).
 
 `expected` in the manifest is computed from what the generator decided for each line (not by
 running the job's rules): read, invalid, duplicates, skipped_by_integrations, unsupported,
@@ -49,13 +51,14 @@ START_MS = 1730419200000          # 2024-11-01T00:00:00Z
 SPAN_MS = 21 * 86400000           # three weeks
 DAY_MS = 86400000
 DEFAULT_SEED = 20241101
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 EVENTS_PER_FILE = 50_000          # default --files: ceil(N / EVENTS_PER_FILE), at least 4
 WRITE_CHUNK_LINES = 2000
 
 DUPLICATE_RATE = 0.01
 MALFORMED_RATE = 0.005
 DUP_RING = 4096
+PRE_LOGIN_RATE = 0.06   # web users' events sent before login: anonymousId only
 
 TRACK_NAMES = (
     # (name, weight); the first twelve are in WHITELIST
@@ -459,6 +462,8 @@ def _event(rng, users: _Users, received: int, names, name_cum, name_total, shape
         event["messageId"] = _message_id(rng, kind)
     if visitor >= 0:
         event["anonymousId"] = users.visitor_anon[visitor]
+    elif kind == "web" and rng.random() < PRE_LOGIN_RATE:
+        event["anonymousId"] = users.anon_id[user]   # before login: stitched to the user
     else:
         event["userId"] = users.user_id[user]
         if kind != "server":

@@ -1,20 +1,29 @@
 """build_pipeline(): the job graph, step by step as in README's picture.
 
-    Read ─► Parse ─► Consent ─► RouteByCallType ─► Whitelist ─► Dedupe ─► AttachAccountId ─► ToRequests ─► Batch ─► Deliver
-                                (the destination's (tracks only)
-                                 call types go on)
+Batch (a backfill from files):
+
+    Read ─► Parse ─► Consent ─► RouteByCallType ─► Whitelist ─► AttachAccountId ─► ToRequests ─► Batch ─► Deliver
+                        │       (the destination's   (tracks only)   ▲ (dedupe inside its
+                        │        call types go on)                    │  per-user grouping)
+                        └─► LinkIdentities ─ link table (compact) ────┘
+
+Streaming (Pub/Sub):
+
+    Read ─► Parse ─► Consent ─► LinkIdentities ─► RouteByCallType ─► Whitelist ─► Dedupe ─► AttachAccountId ─► ...
     every failure ─► DeadLetters
 
 The destination (transforms.destinations) decides which call types RouteByCallType lets on,
 which `integrations` names Consent honours, and what Deliver's requests look like.
 
 One chain, not branches per call type that a Flatten joins again: Beam's local runner writes the
-input of every Flatten out and reads it back. The filters come before Dedupe so that only events
-that will be sent cross its shuffle; until Dedupe each event travels with its origin (path, line).
+input of every Flatten out and reads it back. In batch the only full-event shuffle is
+AttachAccountId's per-user grouping, which also deduplicates; links are taken from every
+consented event (pages and tracks off the whitelist too) by a compact branch right after Consent.
+In streaming, LinkIdentities learns the links in per-anonymousId state in line and tags each
+event with its owner; Dedupe and AttachAccountId keep their state and labels.
 
-The same graph serves a backfill (files, batch) and the live stream (Pub/Sub, streaming); only
-Read, Dedupe's state, AttachAccountId's state, Batch and the dead-letter writer differ. Labels
-are the Dataflow step names, the metric names and what `--update` matches on: keep them stable.
+Labels are the Dataflow step names, the metric names and what `--update` matches on: keep the
+streaming ones stable.
 """
 import apache_beam as beam
 
@@ -24,6 +33,7 @@ from transforms.consent import FilterConsent
 from transforms.dead_letter import PublishDeadLetters, WriteDeadLetters
 from transforms.dedupe import DedupeByMessageId
 from transforms.enrich import AttachAccountId
+from transforms.identity import LinkIdentities
 from transforms.sink import BatchRequests, DeliverRequests, PreviewRequests, ToRequests
 from transforms.parse import ParseEvents
 from transforms.read import ReadPubSubEvents, ReadSegmentFiles
@@ -41,13 +51,23 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
     destination = destinations.get(config.destination)
     lines = pipeline | "Read" >> (reader or _reader(config))
     parsed = lines[tags.MAIN] | "Parse" >> ParseEvents()
-    requests = (parsed[tags.MAIN]
-                | "Consent" >> FilterConsent(config.integration_names)
-                | "RouteByCallType" >> RouteByCallType(destination.call_types)
-                | "Whitelist" >> FilterWhitelist(config.track_whitelist)
-                | "Dedupe" >> DedupeByMessageId(streaming, config.dedupe_window_hours)
-                | "AttachAccountId" >> AttachAccountId(config.account_mapping, streaming,
-                                                       config.account_mapping_refresh_minutes)
+    consented = parsed[tags.MAIN] | "Consent" >> FilterConsent(config.integration_names)
+    if streaming:
+        sendable = (consented
+                    | "LinkIdentities" >> LinkIdentities(streaming, config.identity_ttl_days)
+                    | "RouteByCallType" >> RouteByCallType(destination.call_types)
+                    | "Whitelist" >> FilterWhitelist(config.track_whitelist)
+                    | "Dedupe" >> DedupeByMessageId(config.dedupe_window_hours))
+        links = None
+    else:
+        links = consented | "LinkIdentities" >> LinkIdentities()
+        sendable = (consented
+                    | "RouteByCallType" >> RouteByCallType(destination.call_types)
+                    | "Whitelist" >> FilterWhitelist(config.track_whitelist))
+    requests = (sendable
+                | "AttachAccountId" >> AttachAccountId(
+                    config.account_mapping, streaming, config.account_mapping_refresh_minutes,
+                    links=links, identity_ttl_days=config.identity_ttl_days)
                 | "ToRequests" >> ToRequests())
     failures = {"Read": lines[tags.DEAD_LETTER], "Parse": parsed[tags.DEAD_LETTER]}
     if config.preview:

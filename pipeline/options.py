@@ -37,7 +37,7 @@ PROJECT_ID_HINT = " (a project id is 6 to 63 lowercase letters, digits and -)"
 SOURCE_FLAGS = "--input / --input_subscription / --input_topic"
 POSITIVE_FLAGS = ("--max_requests_per_second", "--max_retry_seconds", "--http_timeout_seconds",
                   "--dedupe_window_hours", "--account_mapping_refresh_minutes",
-                  "--max_buffering_seconds", "--dead_letter_window_minutes")
+                  "--max_buffering_seconds", "--dead_letter_window_minutes", "--identity_ttl_days")
 
 
 class ConfigError(ValueError):
@@ -117,6 +117,9 @@ class SegmentToGainsightOptions(PipelineOptions):
         add("--dedupe_window_hours", type=float, default=24.0,
             help="Streaming: how long a messageId is remembered to drop redelivered copies "
                  "(Segment's window is 24 hours).")
+        add("--identity_ttl_days", type=float, default=30.0,
+            help="Streaming: forget what was learned about an anonymousId (its links to userIds, "
+                 "an anonymous visitor's account) after this many days without activity.")
         add("--account_mapping_refresh_minutes", type=float, default=60.0,
             help="Streaming: reload --account_mapping this often.")
         add("--max_buffering_seconds", type=float, default=5.0,
@@ -176,6 +179,7 @@ class JobConfig:
     dead_letter_topic: str | None = None
     dead_letter_window_minutes: float = 5.0
     dedupe_window_hours: float = 24.0
+    identity_ttl_days: float = 30.0
     account_mapping_refresh_minutes: float = 60.0
     max_buffering_seconds: float = 5.0
     no_wait: bool = False
@@ -300,6 +304,7 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
                      dead_letter_topic=opts.dead_letter_topic,
                      dead_letter_window_minutes=opts.dead_letter_window_minutes,
                      dedupe_window_hours=opts.dedupe_window_hours,
+                     identity_ttl_days=opts.identity_ttl_days,
                      account_mapping_refresh_minutes=opts.account_mapping_refresh_minutes,
                      max_buffering_seconds=opts.max_buffering_seconds, no_wait=opts.no_wait,
                      checkpoint=checkpoint)

@@ -1,45 +1,90 @@
-"""AttachAccountId: give every sendable event the Salesforce account it belongs to.
+"""AttachAccountId: give every sendable event the Salesforce account it belongs to
+(transforms.accounts for the precedence, transforms.identity for whose history applies).
 
-Batch: every event meets its user's identify/group history in one shuffle keyed by user, and is
-resolved as of its own time (transforms.accounts), falling back to the mapping file. Events
-that name their own account go through the shuffle too: sending them around it would need a
-Flatten to join the two paths, and Beam's local runner writes a Flatten's input out and reads it
-back, which cost more than the shuffle saves (8.4 s against 8.0 s for 200k events). On Dataflow,
-where a Flatten is free, this step shuffles about a third more bytes for it.
+Batch, one full-event shuffle: every event is grouped by its own key (userId, else anonymousId),
+and the per-user step sends one copy of each messageId (transforms.dedupe.settle_copies), finds
+each event's owner (an anonymous-only event: the user its anonymousId is linked to, from the
+link table) and resolves the owner's history as of the event's time, else the mapping. Beside it
+travel only compact records, read by the per-user step as side inputs (the GroupByUser shuffle is
+a barrier anyway, so nothing waits for them):
 
-Streaming: per-user state holds the latest (instant, account) the user's identify/group calls
-taught; each event takes its own account, else that one, else the mapping (reloaded every
-`mapping_refresh_minutes`). A track that arrives before the user's first identify/group cannot
-wait for it: it is sent with the mapping's account, or none (counted unmapped).
+    KeyByUser ─► GroupByUser ─────────────────────────────────────► ResolveFromHistory
+       └─ copy rows ─► GroupCopies ─► SettleCopies ─ winners ───────────┘  ▲   ▲
+                                         └─ facts ─► GroupFactsByOwner ─► BuildHistories
+    LinkIdentities (after Consent) ─ link table ─► SettleCopies, ResolveFromHistory
+
+History is built from the winning copies' identify/group facts only, each owned by the user its
+key resolves to (an anonymous identify's account counts for the linked user).
+
+Streaming: LinkIdentities has tagged each event with its owner; per-owner state holds the
+latest (instant, account) its identify/group calls taught; each event takes its own account,
+else that one, else the mapping (reloaded every `mapping_refresh_minutes`). An event that
+arrives before its link or its user's first identify/group cannot wait: it goes with the
+mapping's account, or none (counted unmapped). The state of an anonymous owner is forgotten
+after `identity_ttl_days` without activity.
 """
 import apache_beam as beam
-from apache_beam.coders import FloatCoder, StrUtf8Coder, TupleCoder
-from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+from apache_beam.coders import BooleanCoder, FloatCoder, StrUtf8Coder, TupleCoder
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.utils.timestamp import Timestamp
 
 from transforms import counters
 from transforms.account_mapping import MappingCache
+from transforms.accounts import AccountHistory, account_fact, attribute, user_key, with_account
+from transforms.dedupe import (CopyLedger, FLUSH_EVERY, finish_bundle_value, origin_id,
+                               settle_copies, settle_message_ids, unpack_rows)
+from transforms.identity import anonymous_id_of, owner_of, owner_of_fact
 from transforms.jsonio import pack, unpack
-from transforms.accounts import AccountHistory, account_fact, resolve_account, user_key, with_account
-from transforms.timestamps import event_instant
 
-_FACT = "f"
-_EVENT = "e"
+COPIES = "copies"
+FACTS = "facts"
+_NO_HISTORY = AccountHistory(())
 
 
 class KeyByUserFn(beam.DoFn):
-    """event -> (user, (_EVENT, packed event)); an identify/group call that names an account
-    also -> (user, (_FACT, instant, account))."""
+    """((path, line), event) -> (own key, packed (origin id, event)); a copy row per event to
+    COPIES, in packed blocks per bundle (transforms.dedupe.CopyLedger)."""
 
-    def process(self, event):
-        user = user_key(event)
-        fact = account_fact(event)
-        if fact is not None:
-            yield user, (_FACT,) + fact
-        yield user, (_EVENT, pack(event))
+    def setup(self):
+        self._path_ids = {}
+
+    def start_bundle(self):
+        self._ledger = CopyLedger()
+
+    def process(self, sourced):
+        (path, line), event = sourced
+        key = user_key(event)
+        self._ledger.add(sourced[0], event, key)
+        if self._ledger.size >= FLUSH_EVERY:
+            for block in self._ledger.drain():
+                yield beam.pvalue.TaggedOutput(COPIES, block)
+        path_id = self._path_ids.get(path)
+        if path_id is None:
+            path_id = self._path_ids[path] = origin_id(path, 0)[0]
+        yield key, pack(((path_id, line), event))
+
+    def finish_bundle(self):
+        for block in self._ledger.drain():
+            yield beam.pvalue.TaggedOutput(COPIES, finish_bundle_value(block))
+
+
+class SettleCopiesFn(beam.DoFn):
+    """(bucket, [blocks]) -> (messageId, winning origin id) of messageIds with several copies;
+    FACTS: (owner, (instant, account, via_link)) of each winning identify/group call."""
+
+    def process(self, bucket_blocks, links):
+        winners, facts = settle_message_ids(unpack_rows(bucket_blocks[1]))
+        for message_id, winner in winners.items():
+            yield message_id, winner
+        for key, instant, account in facts:
+            owner, via_link = owner_of_fact(key, instant, links.get(anonymous_id_of(key)))
+            yield beam.pvalue.TaggedOutput(FACTS, (owner, (instant, account, via_link)))
 
 
 class ResolveFromHistoryFn(counters.CountingDoFn):
-    """(user, [facts and events]) -> each event with the account as of its time, else mapped."""
+    """(key, [packed (origin, event)]) -> one copy of each messageId, with the account of its
+    owner's history as of its time, else mapped; later copies are counted."""
 
     def __init__(self, mapping_path: str | None):
         self._mapping_path = mapping_path
@@ -47,64 +92,122 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
     def setup(self):
         self._mapping = MappingCache(self._mapping_path)
 
-    def process(self, user_items):
-        _, items = user_items
-        history = AccountHistory((item[1], item[2]) for item in items if item[0] == _FACT)
-        for item in items:
-            if item[0] != _EVENT:
-                continue
-            event = unpack(item[1])
-            account = resolve_account(event, history.account_at(event_instant(event)),
-                                      self._mapping.get())
+    def process(self, keyed, winners, links, histories):
+        key, packed = keyed
+        events, duplicates = settle_copies(map(unpack, packed), winners)
+        if duplicates:
+            self.count(counters.DUPLICATES, duplicates)
+        mapping = self._mapping.get()
+        runs = links.get(anonymous_id_of(key))
+        for _, event in events:
+            owner, via_link = owner_of(event, runs)
+            account, stitched = attribute(event, histories.get(owner, _NO_HISTORY), mapping,
+                                          owner, via_link)
             if account is None:
                 self.count(counters.UNMAPPED)
+            elif stitched:
+                self.count(counters.STITCHED)
             yield with_account(event, account)
 
 
+def build_history(owner_facts):
+    """(owner, [(instant, account, via_link)]) -> (owner, AccountHistory)."""
+    owner, facts = owner_facts
+    return owner, AccountHistory(facts)
+
+
 class RememberAccountsFn(counters.CountingDoFn):
-    """Streaming: (user, event) -> event with its own account, else the user's latest known
-    one (per-user state), else the mapping's; identify/group calls update the state."""
+    """Streaming: (owner, event) -> event with its own account, else the owner's latest known
+    one (per-owner state), else the mapping's; identify/group calls update the state. The state
+    of an anonymous owner is forgotten after `ttl_days` without activity."""
 
     LATEST = ReadModifyWriteStateSpec("latest_account", TupleCoder((FloatCoder(), StrUtf8Coder())))
+    LATEST_VIA_LINK = ReadModifyWriteStateSpec("latest_via_link", BooleanCoder())
+    EXPIRES = ReadModifyWriteStateSpec("expires", FloatCoder())
+    FORGET = TimerSpec("forget", TimeDomain.WATERMARK)
 
-    def __init__(self, mapping_path: str | None, mapping_refresh_minutes: float):
+    def __init__(self, mapping_path: str | None, mapping_refresh_minutes: float,
+                 ttl_days: float = 30.0):
         self._mapping_path = mapping_path
         self._refresh_seconds = mapping_refresh_minutes * 60
+        self._ttl_seconds = ttl_days * 86400
 
     def setup(self):
         self._mapping = MappingCache(self._mapping_path, self._refresh_seconds)
 
-    def process(self, user_event, latest=beam.DoFn.StateParam(LATEST)):
-        event = user_event[1]
+    def process(self, owner_event, timestamp=beam.DoFn.TimestampParam,
+                latest=beam.DoFn.StateParam(LATEST),
+                latest_via_link=beam.DoFn.StateParam(LATEST_VIA_LINK),
+                expires=beam.DoFn.StateParam(EXPIRES), forget=beam.DoFn.TimerParam(FORGET)):
+        owner, event = owner_event
+        via_link = owner != user_key(event)
         known = latest.read()
+        known = None if known is None else (known[0], known[1], bool(latest_via_link.read()))
         fact = account_fact(event)
         if fact is not None and (known is None or fact[0] >= known[0]):
-            latest.write(fact)
-            known = fact
-        account = resolve_account(event, known[1] if known else None, self._mapping.get())
+            known = (fact[0], fact[1], via_link)
+            latest.write(known[:2])
+            latest_via_link.write(via_link)
+        if owner.startswith("a:"):
+            until = max(float(timestamp) + self._ttl_seconds, expires.read() or 0.0)
+            expires.write(until)
+            forget.set(Timestamp(until))
+        history = AccountHistory([known]) if known else None
+        account, stitched = attribute(event, history, self._mapping.get(), owner, via_link)
         if account is None:
             self.count(counters.UNMAPPED)
+        elif stitched:
+            self.count(counters.STITCHED)
         yield with_account(event, account)
+
+    @on_timer(FORGET)
+    def forget_owner(self, latest=beam.DoFn.StateParam(LATEST),
+                     latest_via_link=beam.DoFn.StateParam(LATEST_VIA_LINK),
+                     expires=beam.DoFn.StateParam(EXPIRES)):
+        latest.clear()
+        latest_via_link.clear()
+        expires.clear()
 
 
 class AttachAccountId(beam.PTransform):
-    """track/identify/group events -> the same events carrying their accountId where known."""
+    """Sendable events -> one copy per messageId, each carrying its accountId where known.
+
+    Batch: (origin, event) in, `links` the link table from LinkIdentities. Streaming:
+    (owner, event) in, from Dedupe.
+    """
 
     def __init__(self, mapping_path: str | None, streaming: bool = False,
-                 mapping_refresh_minutes: float = 60.0):
+                 mapping_refresh_minutes: float = 60.0, links=None, identity_ttl_days: float = 30.0):
         super().__init__()
         self._mapping_path = mapping_path
         self._streaming = streaming
         self._mapping_refresh_minutes = mapping_refresh_minutes
+        self._links = links
+        self._ttl_days = identity_ttl_days
 
     def expand(self, events):
         if self._streaming:
             return (events
-                    | "KeyByUser" >> beam.Map(lambda event: (user_key(event), event))
+                    | "KeyByUser" >> beam.Map(lambda owner_event: owner_event)
                     .with_output_types(beam.typehints.KV[str, beam.typehints.Any])
-                    | "RememberAccounts" >> beam.ParDo(
-                        RememberAccountsFn(self._mapping_path, self._mapping_refresh_minutes)))
-        return (events
-                | "KeyByUser" >> beam.ParDo(KeyByUserFn())
+                    | "RememberAccounts" >> beam.ParDo(RememberAccountsFn(
+                        self._mapping_path, self._mapping_refresh_minutes, self._ttl_days)))
+        links = self._links if self._links is not None else (
+            events.pipeline | "NoLinks" >> beam.Create([]))
+        link_table = beam.pvalue.AsDict(links)
+        keyed = events | "KeyByUser" >> beam.ParDo(KeyByUserFn()).with_output_types(
+            beam.typehints.KV[str, bytes]).with_outputs(COPIES, main="events")
+        settled = (keyed[COPIES]
+                   | "GroupCopies" >> beam.GroupByKey()
+                   | "SettleCopies" >> beam.ParDo(SettleCopiesFn(), link_table)
+                   .with_outputs(FACTS, main="winners"))
+        histories = (settled[FACTS]
+                     | "GroupFactsByOwner" >> beam.GroupByKey()
+                     | "BuildHistories" >> beam.Map(build_history))
+        return (keyed["events"]
                 | "GroupByUser" >> beam.GroupByKey()
-                | "ResolveFromHistory" >> beam.ParDo(ResolveFromHistoryFn(self._mapping_path)))
+                | "ResolveFromHistory" >> beam.ParDo(
+                    ResolveFromHistoryFn(self._mapping_path),
+                    winners=beam.pvalue.AsDict(settled["winners"]), links=link_table,
+                    histories=beam.pvalue.AsDict(histories))
+                .with_output_types(beam.typehints.Dict[str, beam.typehints.Any]))

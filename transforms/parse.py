@@ -21,6 +21,7 @@ MAX_NESTING = 64             # far beyond any real event; keeps every later stag
 MAX_MESSAGE_ID_CHARS = 100
 UTF8_BOM = b"\xef\xbb\xbf"
 DERIVED_ID_PREFIX = "derived-"
+OBJECT_FIELDS = ("properties", "traits", "context", "integrations")
 
 
 class InvalidEvent(ValueError):
@@ -99,9 +100,12 @@ def validate_event(event: dict) -> None:
             raise InvalidEvent("messageId is not a string")
         if len(message_id) > MAX_MESSAGE_ID_CHARS:
             raise InvalidEvent(f"messageId longer than {MAX_MESSAGE_ID_CHARS} characters")
-    for field in ("properties", "traits", "context", "integrations"):
+    for field in OBJECT_FIELDS:
         value = event.get(field)
         if value is not None and not isinstance(value, dict):
+            if value == []:   # PHP's empty object: read as {} (read_empty_arrays_as_objects)
+                event[field] = {}
+                continue
             raise InvalidEvent(f"{field} is {_json_kind(value)}, not an object")
     if call_type == "track":
         name = event.get("event")
@@ -109,6 +113,19 @@ def validate_event(event: dict) -> None:
             raise InvalidEvent("track without a non-empty string event")
     elif call_type == "group" and _identifier(event, "groupId") is None:
         raise InvalidEvent("group without groupId")
+
+
+def read_empty_arrays_as_objects(event: dict) -> dict:
+    """PHP encodes an empty object as `[]` (Segment's docs show `"context": []`): such an
+    object field is read as, and sent as, `{}` (in place). A non-empty array stays invalid.
+
+    >>> read_empty_arrays_as_objects({"type": "track", "context": [], "properties": [1]})
+    {'type': 'track', 'context': {}, 'properties': [1]}
+    """
+    for field in OBJECT_FIELDS:
+        if event.get(field) == []:
+            event[field] = {}
+    return event
 
 
 def _identifier(event: dict, field: str):

@@ -8,7 +8,6 @@ from apache_beam.testing.util import assert_that, equal_to
 from transforms import tags
 from transforms.consent import FilterConsent
 from transforms.dead_letter import WriteDeadLetters
-from transforms.dedupe import DedupeByMessageId
 from transforms.enrich import AttachAccountId
 from transforms.sink import BatchRequests, PreviewRequests, ToRequests
 from transforms.parse import ParseEvents
@@ -58,10 +57,24 @@ def test_parse_splits_good_events_from_dead_letters(run):
 
 
 def test_dedupe_keeps_the_earliest_copy_and_counts_the_rest(run):
+    """Batch: inside AttachAccountId's per-user grouping, earliest (path, line) copy wins."""
     copies = [(("b.gz", 1), track("m1", plan="late")), (("a.gz", 7), track("m1", plan="first")),
               (("a.gz", 9), track("m1", plan="later")), (("a.gz", 1), track("m2"))]
-    deduped = run.pipeline | beam.Create(copies) | DedupeByMessageId()
+    deduped = run.pipeline | beam.Create(copies) | AttachAccountId(None)
     assert_that(deduped, equal_to([track("m1", plan="first"), track("m2")]))
+    assert run.finish().counters["duplicates"] == 2
+
+
+def test_dedupe_of_copies_that_cross_users_keeps_the_earliest_one_only(run):
+    """Copies of one messageId under different users (one anonymous-only, one with a userId)
+    meet in the compact check: only the earliest copy is sent, wherever it is."""
+    copies = [(("a.gz", 5), track("m1", user="u1", anonymousId="x", plan="first")),
+              (("b.gz", 1), {"type": "track", "event": "Signed Up", "anonymousId": "x", "messageId": "m1"}),
+              (("a.gz", 2), {"type": "track", "event": "Signed Up", "anonymousId": "y", "messageId": "m2"}),
+              (("a.gz", 3), track("m2", user="u2", plan="later"))]
+    deduped = run.pipeline | beam.Create(copies) | AttachAccountId(None)
+    assert_that(deduped | beam.Map(lambda e: (e["messageId"], e.get("userId"), e.get("anonymousId"))),
+                equal_to([("m1", "u1", "x"), ("m2", None, "y")]))
     assert run.finish().counters["duplicates"] == 2
 
 
@@ -112,7 +125,7 @@ def test_attach_account_id(run, tmp_path):
         {"type": "track", "event": "E", "anonymousId": "anon-7", "messageId": "t-anon"},
         track("t-none", user="nobody"),
     ]
-    enriched = run.pipeline | beam.Create(events) | AttachAccountId(str(mapping))
+    enriched = run.pipeline | beam.Create(sourced(events)) | AttachAccountId(str(mapping))
     accounts = enriched | beam.Map(lambda e: (e["messageId"], (e.get("properties") or e.get("traits") or {}).get("accountId", e.get("groupId"))))
     assert_that(accounts, equal_to([
         ("i1", "ACC-1"), ("g1", "ACC-2"), ("t-before", "ACC-1"), ("t-between", "ACC-1"),

@@ -126,3 +126,50 @@ def test_buffering_timer_flushes_a_partial_batch():
                | beam.Map(lambda shard_batch: sorted(request[0] for request in shard_batch[1])))
     assert_that(batches, equal_to([["a0", "a1", "a2"], ["b0", "b1"]]))  # not one batch of five
     pipeline.run().wait_until_finish()
+
+
+def anonymous_track(message_id, anonymous_id="a1", name="Order Completed", **fields):
+    return {"type": "track", "anonymousId": anonymous_id, "messageId": message_id, "event": name, **fields}
+
+
+def test_links_are_learned_as_they_arrive_and_an_earlier_anonymous_event_cannot_wait(sandbox, tmp_path):
+    stream = (test_stream.TestStream().advance_watermark_to(0)
+              .add_elements([anonymous_track("t-before")])
+              .advance_processing_time(10)
+              .add_elements([{"type": "page", "userId": "u1", "anonymousId": "a1", "messageId": "p1"},
+                             identify("i1", "ACC-1", user="u1")])   # the page (not sent) links a1 -> u1
+              .advance_processing_time(10)
+              .add_elements([anonymous_track("t-after")])
+              .advance_watermark_to_infinity())
+    run_stream(streaming_config(sandbox.url, tmp_path), stream)
+    assert accounts(sandbox.received()) == {"t-before": None, "i1": "ACC-1", "t-after": "ACC-1"}
+
+
+def test_an_anonymous_identify_teaches_the_user_it_is_linked_to(sandbox, tmp_path):
+    stream = (test_stream.TestStream().advance_watermark_to(0)
+              .add_elements([track("login", user="u1", anonymousId="a1", name="Signed Up")])
+              .advance_processing_time(10)
+              .add_elements([{"type": "identify", "anonymousId": "a1", "messageId": "i-anon",
+                              "traits": {"accountId": "ACC-A"}}])
+              .advance_processing_time(10)
+              .add_elements([anonymous_track("t-anon")])
+              .advance_watermark_to_infinity())
+    run_stream(streaming_config(sandbox.url, tmp_path), stream)
+    assert accounts(sandbox.received()) == {"login": None, "i-anon": "ACC-A", "t-anon": "ACC-A"}
+
+
+def test_what_was_learned_about_an_anonymous_id_is_forgotten_after_the_ttl(sandbox, tmp_path):
+    stream = (test_stream.TestStream().advance_watermark_to(0)
+              .add_elements([TimestampedValue(identify("i1", "ACC-1", user="u1", anonymousId="a1"), 0),
+                             TimestampedValue({"type": "identify", "anonymousId": "a2", "messageId": "i-a2",
+                                               "traits": {"accountId": "ACC-2"}}, 0)])
+              .advance_watermark_to(30)
+              .add_elements([TimestampedValue(anonymous_track("t-inside"), 30),
+                             TimestampedValue(anonymous_track("t2-inside", "a2"), 30)])
+              .advance_watermark_to(200)                      # 170 s idle: both forgotten at 90 s
+              .add_elements([TimestampedValue(anonymous_track("t-after"), 200),
+                             TimestampedValue(anonymous_track("t2-after", "a2"), 200)])
+              .advance_watermark_to_infinity())
+    run_stream(streaming_config(sandbox.url, tmp_path, identity_ttl_days=60 / 86400), stream)
+    assert accounts(sandbox.received()) == {"i1": "ACC-1", "i-a2": "ACC-2", "t-inside": "ACC-1",
+                                            "t2-inside": "ACC-2", "t-after": None, "t2-after": None}

@@ -121,6 +121,7 @@ def test_a_subscription_selects_streaming():
     (["--input_subscription", SUBSCRIPTION, "--summary", "s.json"], "--summary"),
     (["--input_subscription", SUBSCRIPTION, "--preview", "p"], "--preview"),
     (["--input_subscription", SUBSCRIPTION, "--dedupe_window_hours", "0"], "--dedupe_window_hours"),
+    (["--input_subscription", SUBSCRIPTION, "--identity_ttl_days", "0"], "--identity_ttl_days"),
     (["--input_subscription", SUBSCRIPTION, "--max_buffering_seconds", "-1"], "--max_buffering_seconds"),
     (["--input_subscription", SUBSCRIPTION, "--access_key_secret", "projects/p/secrets/s"], "--access_key_secret"),
 ])
@@ -144,3 +145,8 @@ def test_a_pubsub_path_error_explains_project_ids_and_a_secret_path_error_does_n
     secret = flag_of(["--input_subscription", SUBSCRIPTION, "--access_key_secret", "projects/p/secrets/s"])
     assert "a project id is 6 to 63" in str(pubsub)
     assert secret.flag == "--access_key_secret" and "project id" not in str(secret)
+
+
+def test_identity_ttl_days_defaults_to_30_and_is_configurable():
+    assert resolve(["--input_subscription", SUBSCRIPTION]).identity_ttl_days == 30.0
+    assert resolve(["--input_subscription", SUBSCRIPTION, "--identity_ttl_days", "7.5"]).identity_ttl_days == 7.5
