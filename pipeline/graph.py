@@ -67,7 +67,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
     requests = (sendable
                 | "AttachAccountId" >> AttachAccountId(
                     config.account_mapping, streaming, config.account_mapping_refresh_minutes,
-                    links=links, identity_ttl_days=config.identity_ttl_days)
+                    links=links, identity_ttl_days=config.identity_ttl_days,
+                    checkpoint=config.checkpoint)
                 | "ToRequests" >> ToRequests())
     failures = {"Read": lines[tags.DEAD_LETTER], "Parse": parsed[tags.DEAD_LETTER]}
     if config.preview:

@@ -46,21 +46,25 @@ def origin_id(path: str, line: int) -> tuple[int, int]:
     return int.from_bytes(hashlib.blake2b(path.encode("utf-8"), digest_size=8).digest(), "big"), line
 
 
-def settle_copies(candidates, winners: dict):
-    """(origin id, event) pairs of one user's group -> (the events to send, copies not sent).
+def settle_copies(candidates, winners: dict, settled=()):
+    """(origin id, event) pairs of one user's group -> (the events to send, copies not sent,
+    copies already settled).
 
     THE place where the copy of each messageId to send is chosen: the copy `winners` names
     (messageId -> origin id of the earliest copy, for messageIds with several copies, wherever
-    they are), else the only copy. (A checkpoint's "settled already?" belongs here: skip sending.
-    The copy's facts are learned regardless: SettleCopies takes history from the copy rows.)
+    they are), else the only copy; and where a resumed backfill asks "settled already?": a
+    chosen copy whose messageId `settled` (the --checkpoint's SettledIds) holds is not sent.
+    The copy's facts are learned regardless: SettleCopies takes history from the copy rows.
 
     >>> a, b = {"messageId": "m1", "v": 2}, {"messageId": "m1", "v": 1}
     >>> settle_copies([((7, 1), a), ((3, 9), b)], {"m1": (3, 9)})
-    ([((3, 9), {'messageId': 'm1', 'v': 1})], 1)
+    ([((3, 9), {'messageId': 'm1', 'v': 1})], 1, 0)
     >>> settle_copies([((7, 1), a)], {"m1": (3, 9)})
-    ([], 1)
+    ([], 1, 0)
+    >>> settle_copies([((3, 9), b)], {}, settled={"m1"})
+    ([], 0, 1)
     """
-    sent, copies, seen = [], 0, set()
+    sent, copies, seen, already = [], 0, set(), 0
     for origin, event in candidates:
         origin = tuple(origin)
         copies += 1
@@ -72,8 +76,11 @@ def settle_copies(candidates, winners: dict):
             seen.add(message_id)
         elif tuple(winner) != origin:
             continue
+        if message_id in settled:
+            already += 1
+            continue
         sent.append((origin, event))
-    return sent, copies - len(sent)
+    return sent, copies - len(sent) - already, already
 
 
 def key_hash(key: str) -> int:

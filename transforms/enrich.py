@@ -31,6 +31,7 @@ from apache_beam.utils.timestamp import Timestamp
 
 from transforms import counters
 from transforms.account_mapping import MappingCache
+from transforms.checkpoint import load_settled
 from transforms.accounts import AccountHistory, account_fact, attribute, user_key, with_account
 from transforms.dedupe import (CopyLedger, FLUSH_EVERY, finish_bundle_value, origin_id,
                                settle_copies, settle_message_ids, unpack_rows)
@@ -86,17 +87,22 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
     """(key, [packed (origin, event)]) -> one copy of each messageId, with the account of its
     owner's history as of its time, else mapped; later copies are counted."""
 
-    def __init__(self, mapping_path: str | None):
+    def __init__(self, mapping_path: str | None, checkpoint: str | None = None):
         self._mapping_path = mapping_path
+        self._checkpoint = checkpoint
 
     def setup(self):
         self._mapping = MappingCache(self._mapping_path)
+        self._settled = load_settled(self._checkpoint) if self._checkpoint else ()
 
     def process(self, keyed, winners, links, histories):
         key, packed = keyed
-        events, duplicates = settle_copies(map(unpack, packed), winners)
+        events, duplicates, already_settled = settle_copies(map(unpack, packed), winners,
+                                                            self._settled)
         if duplicates:
             self.count(counters.DUPLICATES, duplicates)
+        if already_settled:
+            self.count(counters.ALREADY_SETTLED, already_settled)
         mapping = self._mapping.get()
         runs = links.get(anonymous_id_of(key))
         for _, event in events:
@@ -177,9 +183,11 @@ class AttachAccountId(beam.PTransform):
     """
 
     def __init__(self, mapping_path: str | None, streaming: bool = False,
-                 mapping_refresh_minutes: float = 60.0, links=None, identity_ttl_days: float = 30.0):
+                 mapping_refresh_minutes: float = 60.0, links=None, identity_ttl_days: float = 30.0,
+                 checkpoint: str | None = None):
         super().__init__()
         self._mapping_path = mapping_path
+        self._checkpoint = checkpoint  # batch: events it holds are settled already, not sent
         self._streaming = streaming
         self._mapping_refresh_minutes = mapping_refresh_minutes
         self._links = links
@@ -207,7 +215,7 @@ class AttachAccountId(beam.PTransform):
         return (keyed["events"]
                 | "GroupByUser" >> beam.GroupByKey()
                 | "ResolveFromHistory" >> beam.ParDo(
-                    ResolveFromHistoryFn(self._mapping_path),
+                    ResolveFromHistoryFn(self._mapping_path, self._checkpoint),
                     winners=beam.pvalue.AsDict(settled["winners"]), links=link_table,
                     histories=beam.pvalue.AsDict(histories))
                 .with_output_types(beam.typehints.Dict[str, beam.typehints.Any]))

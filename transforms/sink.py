@@ -22,7 +22,7 @@ import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms import counters, destinations, stopping
-from transforms.checkpoint import SettledIds, SettledRecorder, load_settled
+from transforms.checkpoint import SettledRecorder
 from transforms.circuit_breaker import CircuitBreaker
 from transforms.dead_letter import dead_letter_record
 from transforms.durable_append import DurableAppender
@@ -129,11 +129,10 @@ class DeliverBatchFn(counters.CountingDoFn):
     """(shard, [requests]) -> nothing on success; one dead-letter record per undelivered event
     (yielded; or, with `dead_letter_prefix` in a backfill, written by the sink itself).
 
-    With `checkpoint`: an event the checkpoint holds is not sent again (counted
-    `already_settled`); every event that settles here (delivered, or dead-lettered) is recorded
-    in it, within a second, its dead-letter record always on disk first. The skip is made here,
-    after AttachAccountId, so a settled identify still teaches its user's account to the events
-    sent after a resume.
+    With `checkpoint`: every event that settles here (delivered, or dead-lettered) is recorded
+    in it, within a second, its dead-letter record always on disk first. (What it holds already
+    is skipped upstream, where the copy of each messageId to send is chosen:
+    transforms.dedupe.settle_copies.)
 
     One requests.Session, one circuit breaker and one thread pool per DoFn instance
     (setup/teardown). Up to the destination's max_events_per_request bodies go in one request.
@@ -171,7 +170,6 @@ class DeliverBatchFn(counters.CountingDoFn):
                                      breaker=self._breaker)
         self._dead_letters = (DurableAppender(config.dead_letter_prefix)
                               if config.dead_letter_prefix else None)
-        self._settled = load_settled(config.checkpoint) if config.checkpoint else SettledIds.from_ids(())
         self._recorder = (SettledRecorder(config.checkpoint, before_write=self._flush_dead_letters)
                           if config.checkpoint else None)
 
@@ -179,7 +177,7 @@ class DeliverBatchFn(counters.CountingDoFn):
         self._pending = {}  # future -> ([(messageId, body)], window, timestamp)
 
     def process(self, shard_batch, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
-        for requests in chunked(self._not_settled(shard_batch[1]), self._per_request):
+        for requests in chunked(shard_batch[1], self._per_request):
             if stopping.stop_requested():
                 self.count(counters.UNSENT, len(requests))
                 continue
@@ -187,15 +185,6 @@ class DeliverBatchFn(counters.CountingDoFn):
                 yield from self._collect(return_when=FIRST_COMPLETED)
             future = self._pool.submit(self._sender.send_request, [body for _, body in requests])
             self._pending[future] = (requests, window, timestamp)
-
-    def _not_settled(self, requests):
-        """The requests whose messageId the checkpoint does not hold (the others are counted)."""
-        settled = self._settled
-        for request in requests:
-            if request[0] in settled:
-                self.count(counters.ALREADY_SETTLED)
-            else:
-                yield request
 
     def finish_bundle(self):
         while self._pending:

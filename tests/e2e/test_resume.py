@@ -161,3 +161,24 @@ def test_a_finished_backfill_run_again_sends_nothing(start_sandbox, tmp_path):
     assert (summary["already_settled"], summary["delivered"], summary["dead_lettered"]) == (len(due), 0, 0)
     assert read_jsonl(f"{tmp_path}/second/dl/dead-letter-*.jsonl") == [
         r for r in read_jsonl(f"{tmp_path}/second/dl/dead-letter-*.jsonl") if r["stage"] == "parse"]
+
+
+def test_a_settled_identify_still_teaches_its_account_to_the_tracks_sent_after_a_resume(sandbox, tmp_path):
+    from tests.e2e.cli import run_cli, write_jsonl
+    from transforms.checkpoint import SettledRecorder, open_checkpoint
+    checkpoint = str(tmp_path / "ckpt")
+    open_checkpoint(checkpoint, {"destination": "gainsight",
+                                 "endpoint": sandbox.url + "/clickstream/segmentio/event"})
+    recorder = SettledRecorder(checkpoint)
+    recorder.record("id-1", "delivered")            # delivered by the run that crashed
+    recorder.close()
+    source = write_jsonl(tmp_path / "events.jsonl", [
+        {"type": "identify", "userId": "u1", "messageId": "id-1", "traits": {"accountId": "ACC-7"},
+         "timestamp": "2024-11-01T10:00:00Z"},
+        {"type": "track", "userId": "u1", "messageId": "tr-1", "event": "Signed Up",
+         "timestamp": "2024-11-01T11:00:00Z"}])
+    result = run_cli(["--input", str(source), "--gainsight_endpoint", sandbox.url,
+                      "--checkpoint", checkpoint], tmp_path / "out", ACCESS_KEY)
+    assert result.code == 0, result.stderr
+    assert [(m["messageId"], m["properties"]["accountId"]) for m in sandbox.received()] == [("tr-1", "ACC-7")]
+    assert (result.summary["already_settled"], result.summary["delivered"]) == (1, 1)

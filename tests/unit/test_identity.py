@@ -103,10 +103,19 @@ def test_non_empty_array_stays_invalid(field):
 
 def test_settle_copies_sends_the_copy_the_check_names_else_the_only_one():
     one, two = {"messageId": "m", "n": 1}, {"messageId": "m", "n": 2}
-    assert settle_copies([((5, 1), one), ((4, 3), two)], {"m": (4, 3)}) == ([((4, 3), two)], 1)
-    assert settle_copies([((5, 1), one)], {"m": (5, 1)}) == ([((5, 1), one)], 0)
-    assert settle_copies([((5, 1), one)], {"m": (4, 3)}) == ([], 1)   # the winner is in another group
-    assert settle_copies([((5, 1), one)], {}) == ([((5, 1), one)], 0)
+    assert settle_copies([((5, 1), one), ((4, 3), two)], {"m": (4, 3)}) == ([((4, 3), two)], 1, 0)
+    assert settle_copies([((5, 1), one)], {"m": (5, 1)}) == ([((5, 1), one)], 0, 0)
+    assert settle_copies([((5, 1), one)], {"m": (4, 3)}) == ([], 1, 0)   # the winner is in another group
+    assert settle_copies([((5, 1), one)], {}) == ([((5, 1), one)], 0, 0)
+
+
+def test_settle_copies_skips_the_chosen_copy_of_a_settled_message_and_counts_the_rest_as_copies():
+    from transforms.checkpoint import SettledIds
+    one, two = {"messageId": "m", "n": 1}, {"messageId": "m", "n": 2}
+    other = {"messageId": "o", "n": 3}
+    settled = SettledIds.from_ids(["m"])
+    assert settle_copies([((5, 1), one), ((4, 3), two), ((6, 0), other)], {"m": (4, 3)}, settled) == (
+        [((6, 0), other)], 1, 1)
 
 
 def test_settle_message_ids_names_the_earliest_copy_of_ids_with_several_copies():
@@ -159,7 +168,7 @@ def test_groups_plus_the_check_send_exactly_the_earliest_copy_of_each_message(ro
     sent, counted = [], 0
     for key in {key for _, _, key in rows}:
         group = [(origin_id(*origin), {"messageId": mid}) for mid, origin, k in rows if k == key]
-        chosen, duplicates = settle_copies(group, winners)
+        chosen, duplicates, _ = settle_copies(group, winners)
         sent += [(event["messageId"], origin) for origin, event in chosen]
         counted += duplicates
     earliest = {}
