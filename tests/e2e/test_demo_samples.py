@@ -57,3 +57,29 @@ def test_demo_delivers_the_answer_key_once_each_with_the_right_account():
     assert summary["delivered"] == answer["sent"] and summary["dead_lettered"] == 0
     dead = read_jsonl(str(OUTPUT / "dead-letter*.jsonl"))
     assert len(dead) == answer["invalid"] and {r["stage"] for r in dead} == {"parse"}
+
+
+def test_the_px_demo_delivers_every_identify_group_track_and_page_once_with_the_right_account():
+    # The answer key's consent follows the "Gainsight" name; PX is told to honour that name.
+    done = subprocess.run([sys.executable, "-m", "pipeline.demo", "--destination", "gainsight-px",
+                           "--integration_name", "Gainsight"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "balanced                        yes" in done.stdout
+    expected = (read_jsonl(str(ROOT / "samples" / "expected.jsonl"))
+                + read_jsonl(str(ROOT / "samples" / "expected_pages.jsonl")))
+    received = read_jsonl(str(OUTPUT / "sandbox" / "received.jsonl"))
+    assert Counter(message["messageId"] for message in received).most_common(1)[0][1] == 1
+    assert len(received) == len(expected)
+    by_id = {message["messageId"]: message for message in received}
+    by_identity = {identity(message): message for message in received}
+    for entry in expected:
+        message = by_id.get(entry["messageId"]) if entry["messageId"] else by_identity.get(identity(entry))
+        assert message is not None, f"not delivered: {entry}"
+        assert message["type"] == entry["type"]
+        assert account_of(message) == entry["accountId"], f"wrong account for {entry}"
+    assert {message["type"] for message in received} == {"identify", "group", "track", "page"}
+    summary = json.loads((OUTPUT / "summary.json").read_text())
+    assert summary["by_type"]["page"] == len(read_jsonl(str(ROOT / "samples" / "expected_pages.jsonl")))
+    assert summary["unsupported_by_type"]["page"] == 0
+    assert summary["delivered"] == len(expected) and summary["dead_lettered"] == 0
