@@ -16,9 +16,9 @@ from apache_beam.options.pipeline_options import _BeamArgumentParser
 
 from transforms import destinations
 from transforms.account_mapping import MappingError, load_mapping
-from transforms.checkpoint import CheckpointMismatch, open_checkpoint
+from transforms.checkpoint import CheckpointMismatch, compact_settled, open_checkpoint
 from transforms.http_delivery import RetryPolicy
-from transforms.paths import input_pattern, is_visible, output_path
+from transforms.paths import input_pattern, is_remote, is_visible, output_path
 from transforms.secrets import SECRET_VERSION_PATTERN, Secret
 from transforms.sink import SinkConfig
 
@@ -335,9 +335,13 @@ def _check_checkpoint_flag(checkpoint: str | None, streaming: bool, preview: str
 
 
 def _open_checkpoint(directory: str, destination: str, url: str):
-    """Makes or checks the checkpoint's manifest: what it was written for (never a key)."""
+    """Makes or checks the checkpoint's manifest: what it was written for (never a key). On
+    gs://, where every writer leaves one object per flush, the settled objects of earlier runs
+    are merged into one first, so that a resume does not read more objects every time."""
     try:
         open_checkpoint(directory, {"destination": destination, "endpoint": url})
+        if is_remote(directory):
+            compact_settled(directory)
     except CheckpointMismatch as err:
         raise ConfigError("--checkpoint", str(err)) from None
     except OSError as err:
