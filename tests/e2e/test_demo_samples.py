@@ -24,18 +24,20 @@ def identity(message: dict):
             message.get("timestamp"))
 
 
-def test_demo_delivers_the_answer_key_once_each_with_the_right_account():
-    done = subprocess.run([sys.executable, "-m", "pipeline.demo"], cwd=ROOT, capture_output=True,
+def run_demo(*args) -> list:
+    """Runs the demo with args; what its sandbox received."""
+    done = subprocess.run([sys.executable, "-m", "pipeline.demo", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "balanced                        yes" in done.stdout
+    return read_jsonl(str(OUTPUT / "sandbox" / "received.jsonl"))
 
-    expected = read_jsonl(str(ROOT / "samples" / "expected.jsonl"))
-    received = read_jsonl(str(OUTPUT / "sandbox" / "received.jsonl"))
+
+def assert_received_as_the_key_says(received: list, expected: list):
+    """Each expected message arrived once, of its type, with its account; nothing else did."""
     ids = Counter(message["messageId"] for message in received)
     assert ids.most_common(1)[0][1] == 1, "a message arrived twice"
     assert len(received) == len(expected)
-
     by_id = {message["messageId"]: message for message in received}
     by_identity = {identity(message): message for message in received}
     for entry in expected:
@@ -43,6 +45,12 @@ def test_demo_delivers_the_answer_key_once_each_with_the_right_account():
         assert message is not None, f"not delivered: {entry}"
         assert message["type"] == entry["type"]
         assert account_of(message) == entry["accountId"], f"wrong account for {entry}"
+
+
+def test_demo_delivers_the_answer_key_once_each_with_the_right_account():
+    received = run_demo()
+    expected = read_jsonl(str(ROOT / "samples" / "expected.jsonl"))
+    assert_received_as_the_key_says(received, expected)
 
     summary = json.loads((OUTPUT / "summary.json").read_text())
     answer = json.loads((ROOT / "samples" / "expected_summary.json").read_text())
@@ -61,23 +69,10 @@ def test_demo_delivers_the_answer_key_once_each_with_the_right_account():
 
 def test_the_px_demo_delivers_every_identify_group_track_and_page_once_with_the_right_account():
     # The answer key's consent follows the "Gainsight" name; PX is told to honour that name.
-    done = subprocess.run([sys.executable, "-m", "pipeline.demo", "--destination", "gainsight-px",
-                           "--integration_name", "Gainsight"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert "balanced                        yes" in done.stdout
+    received = run_demo("--destination", "gainsight-px", "--integration_name", "Gainsight")
     expected = (read_jsonl(str(ROOT / "samples" / "expected.jsonl"))
                 + read_jsonl(str(ROOT / "samples" / "expected_pages.jsonl")))
-    received = read_jsonl(str(OUTPUT / "sandbox" / "received.jsonl"))
-    assert Counter(message["messageId"] for message in received).most_common(1)[0][1] == 1
-    assert len(received) == len(expected)
-    by_id = {message["messageId"]: message for message in received}
-    by_identity = {identity(message): message for message in received}
-    for entry in expected:
-        message = by_id.get(entry["messageId"]) if entry["messageId"] else by_identity.get(identity(entry))
-        assert message is not None, f"not delivered: {entry}"
-        assert message["type"] == entry["type"]
-        assert account_of(message) == entry["accountId"], f"wrong account for {entry}"
+    assert_received_as_the_key_says(received, expected)
     assert {message["type"] for message in received} == {"identify", "group", "track", "page"}
     summary = json.loads((OUTPUT / "summary.json").read_text())
     assert summary["by_type"]["page"] == len(read_jsonl(str(ROOT / "samples" / "expected_pages.jsonl")))
