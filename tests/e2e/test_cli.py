@@ -138,6 +138,17 @@ def test_dataflow_dry_run_translates_the_batch_graph(tmp_path):
     assert ACCESS_KEY not in result.stdout + result.stderr
 
 
+def test_dataflow_dry_run_of_a_backfill_with_a_gcs_checkpoint(tmp_path):
+    result = run_cli(["--input", "gs://my-bucket/segment-logs/", "--checkpoint", "gs://my-bucket/ckpt/",
+                      "--max_outage_minutes", "30", *DATAFLOW_DRY_RUN], tmp_path / "out", ACCESS_KEY,
+                     dead_letter="gs://my-bucket/dead-letter/")
+    assert result.code == 0, result.stderr
+    assert "dry run: the job graph was built and not submitted" in result.stdout
+    local = run_cli(["--input", "gs://my-bucket/segment-logs/", "--checkpoint", str(tmp_path / "ckpt"),
+                     *DATAFLOW_DRY_RUN], tmp_path / "out2", ACCESS_KEY, dead_letter="gs://my-bucket/dl/")
+    assert local.code == 2 and "--checkpoint: on Dataflow it must be a gs:// directory" in local.stderr
+
+
 def test_dataflow_refuses_a_local_dead_letter_prefix(tmp_path):
     result = run_cli(["--input", "gs://my-bucket/x/*.gz", *DATAFLOW_DRY_RUN], tmp_path / "out", ACCESS_KEY)
     assert result.code == 2 and "--dead_letter" in result.stderr
