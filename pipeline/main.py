@@ -272,24 +272,24 @@ def _report(summary: dict, config: JobConfig) -> int:
     stopped = stopping.stop_requested() and not config.streaming
     if stopped:
         print(_resume_hint(config), file=sys.stderr, flush=True)
-    if summary["key_rejected"]:
-        credential = destination.credential
-        print(f"error: {destination.title} rejected the key repeatedly (HTTP 401/403), so "
-              f"delivery stopped; {summary['dead_lettered']} undelivered events are in the dead "
-              f"letter. Check {credential.flag} (or {credential.env}) and replay the dead letter "
-              f"with --input.", file=sys.stderr)
-        return 3
-    if summary["outage_stopped"]:
-        held = (f"{summary['unsent']} events were not sent; run the same command again to resume"
-                if config.sink.hold_on_outage else
-                f"{summary['dead_lettered']} undelivered events are in the dead letter (with "
-                f"--checkpoint they would have waited for a resume instead)")
-        print(f"error: {destination.title} was unreachable for longer than --max_outage_minutes, "
-              f"so delivery stopped; {held}.", file=sys.stderr)
-        return 5
     if not summary["balanced"]:
         print("error: the counts do not add up (see the table); please report this", file=sys.stderr)
         return 1
+    held = (f"{summary['unsent']} events were not sent: run the same command again to resume"
+            if config.sink.resumable else
+            f"{summary['dead_lettered']} undelivered events are in the dead letter (with "
+            f"--checkpoint they would wait for a resume instead)")
+    if summary["key_rejected"]:
+        credential = destination.credential
+        print(f"error: {destination.title} rejected the key repeatedly (HTTP 401/403), so "
+              f"delivery stopped; {held}. Check {credential.flag} (or {credential.env})"
+              + ("." if config.sink.resumable else " and replay the dead letter with --input."),
+              file=sys.stderr)
+        return 3
+    if summary["outage_stopped"]:
+        print(f"error: {destination.title} was unreachable for longer than --max_outage_minutes, "
+              f"so delivery stopped; {held}.", file=sys.stderr)
+        return 5
     return EXIT_STOPPED if stopped else 0
 
 

@@ -37,7 +37,8 @@ PROJECT_ID_HINT = " (a project id is 6 to 63 lowercase letters, digits and -)"
 SOURCE_FLAGS = "--input / --input_subscription / --input_topic"
 POSITIVE_FLAGS = ("--max_requests_per_second", "--max_retry_seconds", "--http_timeout_seconds",
                   "--dedupe_window_hours", "--account_mapping_refresh_minutes",
-                  "--max_buffering_seconds", "--dead_letter_window_minutes", "--identity_ttl_days")
+                  "--max_buffering_seconds", "--dead_letter_window_minutes", "--identity_ttl_days",
+                  "--max_outage_minutes")
 
 
 class ConfigError(ValueError):
@@ -103,7 +104,8 @@ class SegmentToGainsightOptions(PipelineOptions):
         add("--account_mapping", default=None, metavar="PATH",
             help="CSV with header userId,accountId (or JSONL with those keys), local or gs://. "
                  "Used for events whose account is not known from the event or the user's "
-                 "identify/group calls; matched on userId, else anonymousId.")
+                 "identify/group calls; matched on the user an anonymousId is linked to, then the "
+                 "event's own userId, then its anonymousId.")
         add("--dead_letter", default=DEFAULT_DEAD_LETTER, metavar="PREFIX",
             help="Prefix of the dead-letter JSONL files (local or gs://): one record per event "
                  "that could not be parsed or delivered, with stage and reason, written as the "
@@ -129,7 +131,7 @@ class SegmentToGainsightOptions(PipelineOptions):
                  "(a directory gets summary.json).")
         add("--preview", default=None, metavar="PREFIX",
             help="Build every request but send none: write them as JSONL "
-                 "({\"path\": ..., \"body\": ...}, no key) to files with this prefix "
+                 "({\"url\": ..., \"path\": ..., \"body\": ...}, no key) to files with this prefix "
                  "(a directory gets preview-*.jsonl).")
         add("--checkpoint", default=None, metavar="DIR",
             help="Backfill: record every settled event (delivered or dead-lettered at delivery) "
@@ -287,7 +289,7 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
         access_key_secret=key_secret,
         max_outage_seconds=None if streaming else opts.max_outage_minutes * 60,
         checkpoint=checkpoint,
-        hold_on_outage=bool(checkpoint),
+        resumable=bool(checkpoint),
         # A backfill's sink writes its own dead letters, so that they are on disk before the
         # checkpoint says so; a stream's go through the windowed writer or the topic.
         dead_letter_prefix=None if streaming else output_path(opts.dead_letter,

@@ -36,6 +36,10 @@ class OutageTooLong(Exception):
     """The destination stayed unreachable for longer than max_outage_seconds."""
 
 
+class Stopped(Exception):
+    """A stop was requested (transforms.stopping) while this attempt waited for the breaker."""
+
+
 class CircuitBreaker:
     def __init__(self, max_outage_seconds: float | None = None, clock=time.monotonic,
                  wall_clock=time.time, failures_to_open: int = FAILURES_TO_OPEN,
@@ -86,18 +90,20 @@ class CircuitBreaker:
             current = 0.0 if self._opened_at is None else self._clock() - self._opened_at
             return self.outage_seconds + current
 
-    def before_attempt(self) -> None:
-        """Returns when this attempt may go on the wire; raises OutageTooLong."""
+    def before_attempt(self, should_stop=None) -> None:
+        """Returns when this attempt may go on the wire; raises OutageTooLong, or Stopped once
+        `should_stop()` is true (checked at least once a second while waiting)."""
         with self._condition:
             while True:
                 if self._gave_up:
                     raise OutageTooLong()
                 if self._opened_at is None:
                     return
+                if should_stop is not None and should_stop():
+                    raise Stopped()
                 now = self._clock()
                 if self._max_outage is not None and now - self._opened_at > self._max_outage:
-                    self._gave_up = True
-                    self._condition.notify_all()
+                    self._give_up(now)
                     raise OutageTooLong()
                 if not self._probe_out and now >= self._next_probe_at:
                     self._probe_out = True
@@ -105,7 +111,22 @@ class CircuitBreaker:
                 wake = self._next_probe_at if not self._probe_out else now + self._max_probe
                 if self._max_outage is not None:
                     wake = min(wake, self._opened_at + self._max_outage + 0.001)
-                self._condition.wait(max(0.001, wake - now))
+                self._condition.wait(min(1.0, max(0.001, wake - now)))
+
+    def _give_up(self, now: float) -> None:
+        """Past max_outage_seconds: every waiting and later attempt raises OutageTooLong."""
+        self._gave_up = True
+        self.outage_seconds += now - self._opened_at
+        self._opened_at = self._opened_wall = None
+        self._condition.notify_all()
+
+    def abandon(self) -> None:
+        """An attempt that passed before_attempt() and never reached the wire: if it was the
+        probe, the next waiting attempt may probe instead."""
+        with self._condition:
+            if self._probe_out:
+                self._probe_out = False
+                self._condition.notify_all()
 
     def record(self, kind: str) -> None:
         """The result of one attempt: OUTAGE or REACHABLE."""
@@ -160,7 +181,10 @@ class _NeverOpen:
     is_open = gave_up = False
     outages = 0
 
-    def before_attempt(self):
+    def before_attempt(self, should_stop=None):
+        pass
+
+    def abandon(self):
         pass
 
     def record(self, kind):

@@ -122,8 +122,6 @@ class DurableAppender:
                 time.sleep(min(self._flush_seconds, 1.0))
 
     def _write_pending(self):
-        if self._before_write is not None:
-            self._before_write()
         with self._write_lock:
             with self._lock:
                 lines, self._pending, self._oldest = self._pending, [], None
@@ -131,6 +129,10 @@ class DurableAppender:
                 return
             data = ("\n".join(lines) + "\n").encode("utf-8")
             try:
+                if self._before_write is not None:
+                    # After taking the lines: whatever they refer to was appended before them,
+                    # so this flush writes it first.
+                    self._before_write()
                 if self._remote:
                     self._write_object(data)
                 else:

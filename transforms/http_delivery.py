@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import requests
 from requests.adapters import HTTPAdapter
 
-from transforms.circuit_breaker import NEVER_OPEN, OUTAGE, REACHABLE, CircuitBreaker, OutageTooLong
-from transforms.destinations.base import DELIVERED, KEY_REJECTED, REJECTED, RETRY, Destination
+from transforms.circuit_breaker import NEVER_OPEN, OUTAGE, REACHABLE, CircuitBreaker, OutageTooLong, Stopped
+from transforms.destinations.base import DELIVERED, KEY_REJECTED, REJECTED, Destination
 
 AUTH_STATUSES = (401, 403)
 AUTH_FAILURES_BEFORE_STOP = 5
@@ -117,6 +117,7 @@ class Outcome:
     ambiguous_retries: int = 0  # retries after a timeout, when the first send may have landed
     key_rejected: bool = False  # not sent because the endpoint kept rejecting the key
     outage_stopped: bool = False  # not delivered: the destination was down past --max_outage_minutes
+    stopped: bool = False   # not delivered: a stop was requested while it waited (a resume sends it)
 
 
 def make_session(headers: dict, max_connections: int, ca_bundle: str | None = None):
@@ -132,9 +133,17 @@ def make_session(headers: dict, max_connections: int, ca_bundle: str | None = No
 
 
 def secret_forms(key: str, headers: dict) -> tuple:
-    """Every form the key may be quoted back in: itself and each header value carrying it."""
-    forms = [key] + [value for value in headers.values() if key and key in _decoded(value)]
-    return tuple(form for form in forms if form)
+    """Every form the key may be quoted back in: itself, and each header value carrying it, whole
+    and without its scheme ("Basic QVAt..." and "QVAt...").
+
+    >>> secret_forms("AP-1", {"Authorization": "Basic QVAtMTo="})
+    ('AP-1', 'Basic QVAtMTo=', 'QVAtMTo=')
+    """
+    forms = [key]
+    for value in headers.values():
+        if key and key in _decoded(value):
+            forms += [value, value.split(" ", 1)[-1]]
+    return tuple(dict.fromkeys(form for form in forms if form))
 
 
 def _decoded(value: str) -> str:
@@ -151,7 +160,7 @@ class RequestSender:
     def __init__(self, session, url: str, policy: RetryPolicy, limiter: RateLimiter,
                  destination: Destination, secrets: tuple = (), sleep=time.sleep,
                  clock=time.monotonic, rng: random.Random | None = None, max_in_flight: int = 1024,
-                 breaker: CircuitBreaker | None = None):
+                 breaker: CircuitBreaker | None = None, should_stop=None):
         self._session = session
         # Bounds requests on the wire; threads waiting out a backoff do not hold a place.
         self._in_flight = threading.BoundedSemaphore(max_in_flight)
@@ -164,6 +173,8 @@ class RequestSender:
         self._clock = clock
         self._rng = rng or random.Random()
         self._breaker = breaker or NEVER_OPEN
+        # A stop request (transforms.stopping): waits for the breaker or a retry give way to it.
+        self._should_stop = should_stop
         self._auth_failures_in_a_row = 0
         self._lock = threading.Lock()
 
@@ -199,8 +210,9 @@ class RequestSender:
                     key_rejected=True))
             except OutageTooLong:
                 return self._finish(outcomes, pending, Outcome(
-                    False, None, attempts, outage_reason(self._policy), ambiguous,
-                    outage_stopped=True))
+                    False, None, attempts, OUTAGE_REASON, ambiguous, outage_stopped=True))
+            except Stopped:
+                return self._finish(outcomes, pending, self._stopped(attempts, ambiguous))
             except requests.exceptions.ReadTimeout:
                 attempts += 1
                 reason = f"timed out after {self._policy.timeout_seconds}s waiting for a response"
@@ -251,7 +263,25 @@ class RequestSender:
             if status == 429:
                 self._limiter.hold_off(delay)
             ambiguous += timed_out
-            self._sleep(delay)
+            if not self._wait(delay):
+                return self._finish(outcomes, pending, self._stopped(attempts, ambiguous))
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleeps `seconds` (a backoff); False, sooner, once a stop is requested."""
+        if self._should_stop is None:
+            self._sleep(seconds)
+            return True
+        deadline = self._clock() + seconds
+        while not self._should_stop():
+            left = deadline - self._clock()
+            if left <= 0:
+                return True
+            self._sleep(min(left, 1.0))
+        return False
+
+    @staticmethod
+    def _stopped(attempts, ambiguous) -> Outcome:
+        return Outcome(False, None, attempts, "not sent: the run was stopped", ambiguous, stopped=True)
 
     @staticmethod
     def _finish(outcomes, pending, outcome) -> list[Outcome]:
@@ -263,7 +293,16 @@ class RequestSender:
         """One paced attempt on the wire; raises _KeyRejected, without sending, once the key is
         known to be bad (checked while holding a place on the wire, so no request races it),
         and OutageTooLong once the breaker gave up."""
-        self._breaker.before_attempt()
+        self._breaker.before_attempt(self._should_stop)
+        try:
+            return self._post_now(data)
+        except requests.exceptions.RequestException:
+            raise                      # an attempt on the wire: send_request records it
+        except BaseException:
+            self._breaker.abandon()    # never reached the wire: not an answer either way
+            raise
+
+    def _post_now(self, data: bytes):
         with self._in_flight:
             if self.key_rejected:
                 raise _KeyRejected()
@@ -300,9 +339,8 @@ def key_rejected_reason(destination: Destination) -> str:
             f"(HTTP 401/403), so delivery stopped; check {destination.credential.flag}")
 
 
-def outage_reason(policy: RetryPolicy) -> str:
-    return ("not delivered: the destination was unreachable (connection errors, timeouts or 5xx "
-            "on every attempt) for longer than --max_outage_minutes, so delivery stopped")
+OUTAGE_REASON = ("not delivered: the destination was unreachable (connection errors, timeouts or "
+                 "5xx on every attempt) for longer than --max_outage_minutes, so delivery stopped")
 
 
 def redact(text: str, secrets) -> str:

@@ -48,8 +48,9 @@ class SinkConfig:
     access_key_secret: str | None = None   # Secret Manager version name, read on the worker
     secret_client_factory: object = None   # tests inject a client; None: the real one
     max_outage_seconds: float | None = 3600.0  # None: wait out any outage (streaming)
-    hold_on_outage: bool = False           # past the outage limit: count `unsent` (a resume
-                                           # sends them) instead of dead-lettering
+    resumable: bool = False                # a --checkpoint is kept: events that could not be
+                                           # sent because of the outage limit or a rejected key
+                                           # are `unsent` (a resume sends them), not dead-lettered
     checkpoint: str | None = None          # --checkpoint DIR: settled events recorded, and skipped
     dead_letter_prefix: str | None = None  # batch: the sink writes its dead letters itself
 
@@ -167,7 +168,7 @@ class DeliverBatchFn(counters.CountingDoFn):
         self._sender = RequestSender(self._session, config.url, config.retry_policy,
                                      RateLimiter(config.per_shard_rate()), destination,
                                      secrets=secret_forms(key, headers), max_in_flight=concurrency,
-                                     breaker=self._breaker)
+                                     breaker=self._breaker, should_stop=stopping.stop_requested)
         self._dead_letters = (DurableAppender(config.dead_letter_prefix)
                               if config.dead_letter_prefix else None)
         self._recorder = (SettledRecorder(config.checkpoint, before_write=self._flush_dead_letters)
@@ -187,8 +188,8 @@ class DeliverBatchFn(counters.CountingDoFn):
             self._pending[future] = (requests, window, timestamp)
 
     def finish_bundle(self):
-        while self._pending:
-            yield from self._collect()
+        while self._pending:  # each as it finishes: recorded without waiting for the slowest
+            yield from self._collect(return_when=FIRST_COMPLETED)
         if self._recorder is not None:
             self._recorder.flush()   # flushes the dead letters first
         self._flush_dead_letters()
@@ -204,21 +205,19 @@ class DeliverBatchFn(counters.CountingDoFn):
             outcomes = future.result()
             self._count_request(outcomes[0])
             for (message_id, body), outcome in zip(requests, outcomes):
-                if outcome.outage_stopped and self._config.hold_on_outage:
-                    self.count(counters.UNSENT)
-                    continue
                 self.count(counters.KEY_REJECTED, int(outcome.key_rejected))
-                if outcome.delivered:
-                    self.count(counters.DELIVERED)
-                    self._record(message_id, counters.DELIVERED)
+                fate = settlement(outcome, self._config.resumable)
+                self.count(fate)
+                if fate == counters.UNSENT:
                     continue
-                self.count(counters.DEAD_LETTERED)
+                self._record(message_id, fate)
+                if fate == counters.DELIVERED:
+                    continue
                 record = undelivered_record(body, outcome)
                 if self._dead_letters is None:
                     yield WindowedValue(record, timestamp, [window])
                 else:
                     self._dead_letters.append(dumps_compact(record))
-                self._record(message_id, counters.DEAD_LETTERED)
 
     def _record(self, message_id: str, outcome: str):
         if self._recorder is not None:
@@ -251,6 +250,26 @@ class DeliverBatchFn(counters.CountingDoFn):
             self._recorder.close()
         if self._dead_letters is not None:
             self._dead_letters.close()
+
+
+def settlement(outcome, resumable: bool) -> str:
+    """What an outcome makes of its event: counters.DELIVERED or counters.DEAD_LETTERED (both
+    settled: recorded in a checkpoint), or counters.UNSENT (not recorded: a resume sends it).
+    Unsent: a stop was requested while it waited; and, when a checkpoint keeps the run
+    resumable, an outage past --max_outage_minutes or a rejected key (fixed, then resumed).
+
+    >>> from transforms.http_delivery import Outcome
+    >>> settlement(Outcome(True, 200, 1), False), settlement(Outcome(False, 400, 1), True)
+    ('delivered', 'dead_lettered')
+    >>> stopped = Outcome(False, None, 0, key_rejected=True)
+    >>> settlement(stopped, False), settlement(stopped, True)
+    ('dead_lettered', 'unsent')
+    """
+    if outcome.delivered:
+        return counters.DELIVERED
+    if outcome.stopped or (resumable and (outcome.outage_stopped or outcome.key_rejected)):
+        return counters.UNSENT
+    return counters.DEAD_LETTERED
 
 
 def undelivered_record(body: str, outcome) -> dict:

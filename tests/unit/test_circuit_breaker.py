@@ -148,3 +148,48 @@ def test_the_progress_line_shows_an_open_breaker_until_it_closes():
     assert f"Gainsight unreachable since {since}, next probe in" in line
     breaker.record(REACHABLE)
     assert outage_now() is None
+
+
+def test_a_stop_request_ends_the_wait_of_an_open_breaker_within_a_second():
+    from transforms.circuit_breaker import Stopped
+    breaker = fast_breaker(first_probe_seconds=60, max_probe_seconds=60)
+    breaker.trip()
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(Stopped):
+        breaker.before_attempt(stop.is_set)
+    assert time.monotonic() - started < 5
+
+
+def test_outage_seconds_stop_growing_once_the_breaker_gave_up():
+    now = [0.0]
+    breaker = fast_breaker(failures_to_open=1, max_outage_seconds=10, clock=lambda: now[0])
+    breaker.record(OUTAGE)
+    now[0] = 11.0
+    with pytest.raises(OutageTooLong):
+        breaker.before_attempt()
+    now[0] = 500.0
+    assert breaker.open_seconds() == 11.0 and breaker.gave_up and not breaker.is_open
+
+
+def test_a_probe_that_never_reached_the_wire_lets_another_attempt_probe():
+    breaker = fast_breaker(failures_to_open=1)
+    breaker.record(OUTAGE)
+    breaker.before_attempt()          # this attempt is the probe ...
+    breaker.abandon()                 # ... and gave up before sending
+    passed = threading.Event()
+    threading.Thread(target=lambda: (breaker.before_attempt(), passed.set()), daemon=True).start()
+    assert passed.wait(10)
+
+
+def test_a_stop_request_ends_a_senders_backoff_and_leaves_the_event_unsent(start_sandbox):
+    sandbox = start_sandbox(rate_503=1.0)
+    stop = threading.Event()
+    sender = RequestSender(make_session(CS.credential.headers(ACCESS_KEY), 1), CS.url(sandbox.url),
+                           RetryPolicy(max_retries=5, backoff_base_seconds=30, backoff_max_seconds=30),
+                           RateLimiter(200), CS, should_stop=stop.is_set, rng=__import__("random").Random(1))
+    threading.Timer(1.0, stop.set).start()
+    started = time.monotonic()
+    outcome = sender.send(json.dumps({"type": "track", "event": "E", "userId": "u", "messageId": "m"}))
+    assert outcome.stopped and not outcome.delivered and time.monotonic() - started < 15

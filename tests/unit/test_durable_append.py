@@ -135,3 +135,28 @@ def test_gcs_lines_reach_an_object_without_a_flush(gcs_bucket):
     assert _eventually(lambda: FileSystems.match([prefix + "*"])[0].metadata_list)
     writer.close()
     assert len(writer.paths) == 1
+
+
+def test_a_line_written_after_before_write_never_reaches_disk_ahead_of_what_it_refers_to(tmp_path):
+    """The checkpoint's write flushes the dead letters first; a pair appended by another thread
+    while that flush runs must not have its checkpoint line written without its dead letter."""
+    dead = DurableAppender(str(tmp_path / "dl" / "dead-letter"), flush_seconds=3600)
+    raced = []
+
+    def flush_dead_letters_while_another_thread_appends():
+        dead.flush()
+        if not raced:
+            raced.append(True)
+            dead.append("dl-2")
+            checkpoint.append("ck-2")
+
+    checkpoint = DurableAppender(str(tmp_path / "ck" / "settled"), flush_seconds=3600,
+                                 before_write=flush_dead_letters_while_another_thread_appends)
+    dead.append("dl-1")
+    checkpoint.append("ck-1")
+    checkpoint.flush()
+    written = lambda directory: "".join(p.read_text() for p in (tmp_path / directory).glob("*.jsonl"))
+    assert "ck-1" in written("ck") and "dl-1" in written("dl")
+    assert "ck-2" not in written("ck") or "dl-2" in written("dl")
+    dead.close()
+    checkpoint.close()
