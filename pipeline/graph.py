@@ -6,6 +6,8 @@ Batch (a backfill from files):
                         │       (the destination's   (tracks only)   ▲ (dedupe inside its
                         │        call types go on)                    │  per-user grouping)
                         └─► LinkIdentities ─ link table (compact) ────┘
+    Parse ... Whitelist, LinkIdentities' BufferLinks and AttachAccountId's KeyByUser are one step
+    in batch, ParseToUser (transforms.prepare): the same functions and counters, one DoFn.
 
 Streaming (Pub/Sub):
 
@@ -36,6 +38,7 @@ from transforms.enrich import AttachAccountId
 from transforms.identity import LinkIdentities
 from transforms.sink import BatchRequests, DeliverRequests, PreviewRequests, ToRequests
 from transforms.parse import ParseEvents
+from transforms.prepare import LINKS, ParseToUser
 from transforms.read import ReadPubSubEvents, ReadSegmentFiles
 from transforms.route import RouteByCallType
 from transforms.whitelist import FilterWhitelist
@@ -50,20 +53,19 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
     streaming = config.streaming
     destination = destinations.get(config.destination)
     lines = pipeline | "Read" >> (reader or _reader(config))
-    parsed = lines[tags.MAIN] | "Parse" >> ParseEvents()
-    consented = parsed[tags.MAIN] | "Consent" >> FilterConsent(config.integration_names)
     if streaming:
-        sendable = (consented
+        parsed = lines[tags.MAIN] | "Parse" >> ParseEvents()
+        sendable = (parsed[tags.MAIN]
+                    | "Consent" >> FilterConsent(config.integration_names)
                     | "LinkIdentities" >> LinkIdentities(streaming, config.identity_ttl_days)
                     | "RouteByCallType" >> RouteByCallType(destination.call_types)
                     | "Whitelist" >> FilterWhitelist(config.track_whitelist)
                     | "Dedupe" >> DedupeByMessageId(config.dedupe_window_hours))
         links = None
-    else:
-        links = consented | "LinkIdentities" >> LinkIdentities()
-        sendable = (consented
-                    | "RouteByCallType" >> RouteByCallType(destination.call_types)
-                    | "Whitelist" >> FilterWhitelist(config.track_whitelist))
+    else:  # Parse, Consent, BufferLinks, RouteByCallType, Whitelist, KeyByUser: one step
+        parsed = sendable = lines[tags.MAIN] | "ParseToUser" >> ParseToUser(
+            config.integration_names, destination.call_types, config.track_whitelist)
+        links = parsed[LINKS] | "LinkIdentities" >> LinkIdentities(buffered=True)
     requests = (sendable
                 | "AttachAccountId" >> AttachAccountId(
                     config.account_mapping, streaming, config.account_mapping_refresh_minutes,

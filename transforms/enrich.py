@@ -43,30 +43,49 @@ FACTS = "facts"
 _NO_HISTORY = AccountHistory(())
 
 
-class KeyByUserFn(beam.DoFn):
-    """((path, line), event) -> (own key, packed (origin id, event)); a copy row per event to
-    COPIES, in packed blocks per bundle (transforms.dedupe.CopyLedger)."""
+class UserKeyer:
+    """Keys sendable events by user for GroupByUser and keeps their copy rows
+    (transforms.dedupe.CopyLedger), for KeyByUserFn and the batch fusion (transforms.prepare).
 
-    def setup(self):
+    key(((path, line), event)) -> (own key, packed (origin id, event)); full_blocks() -> the
+    ledger's (bucket, block) records once FLUSH_EVERY rows are buffered, else (); drain() -> all.
+    """
+
+    def __init__(self):
         self._path_ids = {}
-
-    def start_bundle(self):
         self._ledger = CopyLedger()
 
-    def process(self, sourced):
+    def key(self, sourced) -> tuple:
         (path, line), event = sourced
         key = user_key(event)
         self._ledger.add(sourced[0], event, key)
-        if self._ledger.size >= FLUSH_EVERY:
-            for block in self._ledger.drain():
-                yield beam.pvalue.TaggedOutput(COPIES, block)
         path_id = self._path_ids.get(path)
         if path_id is None:
             path_id = self._path_ids[path] = origin_id(path, 0)[0]
-        yield key, pack(((path_id, line), event))
+        return key, pack(((path_id, line), event))
+
+    def full_blocks(self):
+        return self._ledger.drain() if self._ledger.size >= FLUSH_EVERY else ()
+
+    def drain(self) -> list:
+        return self._ledger.drain()
+
+
+class KeyByUserFn(beam.DoFn):
+    """((path, line), event) -> (own key, packed (origin id, event)); a copy row per event to
+    COPIES, in packed blocks per bundle (UserKeyer)."""
+
+    def start_bundle(self):
+        self._keyer = UserKeyer()
+
+    def process(self, sourced):
+        keyed = self._keyer.key(sourced)
+        for block in self._keyer.full_blocks():
+            yield beam.pvalue.TaggedOutput(COPIES, block)
+        yield keyed
 
     def finish_bundle(self):
-        for block in self._ledger.drain():
+        for block in self._keyer.drain():
             yield beam.pvalue.TaggedOutput(COPIES, finish_bundle_value(block))
 
 
@@ -178,7 +197,9 @@ class RememberAccountsFn(counters.CountingDoFn):
 class AttachAccountId(beam.PTransform):
     """Sendable events -> one copy per messageId, each carrying its accountId where known.
 
-    Batch: (origin, event) in, `links` the link table from LinkIdentities. Streaming:
+    Batch: (origin, event) in, or {"events": keyed, COPIES: blocks} from the batch fusion
+    (transforms.prepare), which did KeyByUser's work; `links` the link table from
+    LinkIdentities. Streaming:
     (owner, event) in, from Dedupe.
     """
 
@@ -200,11 +221,14 @@ class AttachAccountId(beam.PTransform):
                     .with_output_types(beam.typehints.KV[str, beam.typehints.Any])
                     | "RememberAccounts" >> beam.ParDo(RememberAccountsFn(
                         self._mapping_path, self._mapping_refresh_minutes, self._ttl_days)))
+        if isinstance(events, dict):   # keyed already, by the batch fusion (transforms.prepare)
+            keyed, pipeline = events, events["events"].pipeline
+        else:
+            keyed, pipeline = events | "KeyByUser" >> beam.ParDo(KeyByUserFn()).with_output_types(
+                beam.typehints.KV[str, bytes]).with_outputs(COPIES, main="events"), events.pipeline
         links = self._links if self._links is not None else (
-            events.pipeline | "NoLinks" >> beam.Create([]))
+            pipeline | "NoLinks" >> beam.Create([]))
         link_table = beam.pvalue.AsDict(links)
-        keyed = events | "KeyByUser" >> beam.ParDo(KeyByUserFn()).with_output_types(
-            beam.typehints.KV[str, bytes]).with_outputs(COPIES, main="events")
         settled = (keyed[COPIES]
                    | "GroupCopies" >> beam.GroupByKey()
                    | "SettleCopies" >> beam.ParDo(SettleCopiesFn(), link_table)
