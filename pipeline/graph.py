@@ -36,7 +36,7 @@ from transforms.dead_letter import PublishDeadLetters, WriteDeadLetters
 from transforms.dedupe import DedupeByMessageId
 from transforms.enrich import AttachAccountId
 from transforms.identity import LinkIdentities
-from transforms.sink import BatchRequests, DeliverRequests, PreviewRequests, ToRequests
+from transforms.sink import BatchRequests, DeliverRequests, PreviewRequests, ToRequests, to_request
 from transforms.parse import ParseEvents
 from transforms.prepare import LINKS, ParseToUser
 from transforms.read import ReadPubSubEvents, ReadSegmentFiles
@@ -66,12 +66,11 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
         parsed = sendable = lines[tags.MAIN] | "ParseToUser" >> ParseToUser(
             config.integration_names, destination.call_types, config.track_whitelist)
         links = parsed[LINKS] | "LinkIdentities" >> LinkIdentities(buffered=True)
-    requests = (sendable
-                | "AttachAccountId" >> AttachAccountId(
-                    config.account_mapping, streaming, config.account_mapping_refresh_minutes,
-                    links=links, identity_ttl_days=config.identity_ttl_days,
-                    checkpoint=config.checkpoint)
-                | "ToRequests" >> ToRequests())
+    attached = sendable | "AttachAccountId" >> AttachAccountId(
+        config.account_mapping, streaming, config.account_mapping_refresh_minutes, links=links,
+        identity_ttl_days=config.identity_ttl_days, checkpoint=config.checkpoint,
+        then=None if streaming else to_request)   # batch: ToRequests' rule in its last step
+    requests = attached | "ToRequests" >> ToRequests() if streaming else attached
     failures = {"Read": lines[tags.DEAD_LETTER], "Parse": parsed[tags.DEAD_LETTER]}
     if config.preview:
         _ = requests | "Preview" >> PreviewRequests(config.preview, config.sink.url, destination.path)

@@ -104,11 +104,14 @@ class SettleCopiesFn(beam.DoFn):
 
 class ResolveFromHistoryFn(counters.CountingDoFn):
     """(key, [packed (origin, event)]) -> one copy of each messageId, with the account of its
-    owner's history as of its time, else mapped; later copies are counted."""
+    owner's history as of its time, else mapped; later copies are counted. With `then`
+    (batch: transforms.sink.to_request), yields then(event, count) instead: the next step's
+    rule applied in this DoFn, which saves the runner handing each event on."""
 
-    def __init__(self, mapping_path: str | None, checkpoint: str | None = None):
+    def __init__(self, mapping_path: str | None, checkpoint: str | None = None, then=None):
         self._mapping_path = mapping_path
         self._checkpoint = checkpoint
+        self._then = then
 
     def setup(self):
         self._mapping = MappingCache(self._mapping_path)
@@ -124,6 +127,7 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
             self.count(counters.ALREADY_SETTLED, already_settled)
         mapping = self._mapping.get()
         runs = links.get(anonymous_id_of(key))
+        then, count = self._then, self.count
         for _, event in events:
             owner, via_link = owner_of(event, runs)
             account, stitched = attribute(event, histories.get(owner, _NO_HISTORY), mapping,
@@ -132,7 +136,8 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
                 self.count(counters.UNMAPPED)
             elif stitched:
                 self.count(counters.STITCHED)
-            yield with_account(event, account)
+            event = with_account(event, account)
+            yield event if then is None else then(event, count)
 
 
 def build_history(owner_facts):
@@ -199,14 +204,16 @@ class AttachAccountId(beam.PTransform):
 
     Batch: (origin, event) in, or {"events": keyed, COPIES: blocks} from the batch fusion
     (transforms.prepare), which did KeyByUser's work; `links` the link table from
-    LinkIdentities. Streaming:
+    LinkIdentities; `then` (batch) a rule applied to each resolved event in the last step
+    (transforms.sink.to_request: requests come out). Streaming:
     (owner, event) in, from Dedupe.
     """
 
     def __init__(self, mapping_path: str | None, streaming: bool = False,
                  mapping_refresh_minutes: float = 60.0, links=None, identity_ttl_days: float = 30.0,
-                 checkpoint: str | None = None):
+                 checkpoint: str | None = None, then=None):
         super().__init__()
+        self._then = then  # batch: a rule applied to each resolved event (transforms.sink.to_request)
         self._mapping_path = mapping_path
         self._checkpoint = checkpoint  # batch: events it holds are settled already, not sent
         self._streaming = streaming
@@ -239,7 +246,8 @@ class AttachAccountId(beam.PTransform):
         return (keyed["events"]
                 | "GroupByUser" >> beam.GroupByKey()
                 | "ResolveFromHistory" >> beam.ParDo(
-                    ResolveFromHistoryFn(self._mapping_path, self._checkpoint),
+                    ResolveFromHistoryFn(self._mapping_path, self._checkpoint, self._then),
                     winners=beam.pvalue.AsDict(settled["winners"]), links=link_table,
                     histories=beam.pvalue.AsDict(histories))
-                .with_output_types(beam.typehints.Dict[str, beam.typehints.Any]))
+                .with_output_types(beam.typehints.Dict[str, beam.typehints.Any] if self._then is None
+                                   else beam.typehints.Any))
