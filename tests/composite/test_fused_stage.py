@@ -74,22 +74,57 @@ def _views(pipeline, build, label):
             for name, pcoll in zip(VIEWS, outputs)}
 
 
-def test_parse_to_user_gives_what_the_separate_steps_give(run):
+def _check(run, views, fused_build, separate_build, sizes):
+    """Runs the separate steps alone (their counters), then both graphs in `run`: each output of
+    the fused one holds what the separate one's does (in any order, `sizes[name]` items), and
+    it counted the same. -> the separate steps' counters."""
     from tests.composite.conftest import Run
     separate = Run()
-    _views(separate.pipeline, _separate, "Separate")
+    views(separate.pipeline, separate_build, "Separate")
     separate.finish()
-
-    fused, expected = _views(run.pipeline, _fused, "Fused"), _views(run.pipeline, _separate, "Separate")
+    fused, expected = views(run.pipeline, fused_build, "Fused"), views(run.pipeline, separate_build, "Separate")
     for name in VIEWS:
         same = (run.pipeline
                 | f"One{name}" >> beam.Create([None])
                 | f"Compare{name}" >> beam.Map(lambda _, a, b: (sorted(a) == sorted(b), len(a)),
                                                beam.pvalue.AsList(fused[name]),
                                                beam.pvalue.AsList(expected[name])))
-        assert_that(same, equal_to([(True, {"events": 5, "copies": 4, "links": 4, "dead": 2}[name])]),
-                    label=f"Same{name}")
+        assert_that(same, equal_to([(True, sizes[name])]), label=f"Same{name}")
     run.finish()
     # both graphs ran in `run`: what the fused step counted is the rest
     assert {name: value - separate.counters.get(name, 0) for name, value in run.counters.items()} \
         == separate.counters
+    return separate.counters
+
+
+def test_parse_to_user_gives_what_the_separate_steps_give(run):
+    _check(run, _views, _fused, _separate, {"events": 5, "copies": 4, "links": 4, "dead": 2})
+def test_read_to_user_reads_files_as_read_then_parse_to_user(run, tmp_path):
+    import gzip
+    from transforms.read import MatchSegmentFiles, ReadSegmentFiles
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join(raw for _, raw in RAW) + b"\n\n")
+    (tmp_path / "b.gz").write_bytes(gzip.compress(b"\n".join(raw for _, raw in RAW[:4]) + b"\n")[:-30])
+    pattern = [str(tmp_path / "*")]
+
+    def read_then_fuse(pipeline, label):
+        read = pipeline | f"Read{label}" >> ReadSegmentFiles(pattern)
+        fused = read[tags.MAIN] | f"Fuse{label}" >> ParseToUser(NAMES, TYPES, WHITELIST)
+        return fused, read[tags.DEAD_LETTER]
+
+    def read_to_user(pipeline, label):
+        fused = (pipeline | f"Files{label}" >> MatchSegmentFiles(pattern)
+                 | f"ReadToUser{label}" >> ParseToUser(NAMES, TYPES, WHITELIST, read_files=True))
+        return fused, None
+
+    def views(pipeline, build, label):
+        fused, read_dead = build(pipeline, label)
+        dead = fused[tags.DEAD_LETTER]
+        if read_dead is not None:
+            dead = (dead, read_dead) | f"AllDead{label}" >> beam.Flatten()
+        outputs = (fused[EVENTS], fused[COPIES], fused[LINKS], dead)
+        return {name: pcoll | f"{label}{name}" >> beam.Map(VIEWS[name] if name != "links" else repr)
+                for name, pcoll in zip(VIEWS, outputs)}
+
+    counted = _check(run, views, read_to_user, read_then_fuse,
+                     {"events": 7, "copies": 4, "links": 4, "dead": 3})
+    assert counted["unreadable_files"] == 1 and counted["blank_lines"] == 1
