@@ -6,8 +6,10 @@ Batch (a backfill from files):
                         │       (the destination's   (tracks only)   ▲ (dedupe inside its
                         │        call types go on)                    │  per-user grouping)
                         └─► LinkIdentities ─ link table (compact) ────┘
-    Parse ... Whitelist, LinkIdentities' BufferLinks and AttachAccountId's KeyByUser are one step
-    in batch, ParseToUser (transforms.prepare): the same functions and counters, one DoFn.
+    In batch, reading the files, Parse ... Whitelist, LinkIdentities' BufferLinks and
+    AttachAccountId's KeyByUser are one step, ReadToUser (transforms.prepare; ParseToUser when a
+    test supplies the lines), and ToRequests runs inside ResolveFromHistory: the same functions
+    and counters, fewer hand-offs between DoFns.
 
 Streaming (Pub/Sub):
 
