@@ -29,15 +29,29 @@ def enabled_for(event: dict, names) -> bool:
     return integrations.get("All") is not False
 
 
+def consent_check(names):
+    """-> passes(event, count): enabled_for(event, names), else count(skipped_by_integrations)
+    and False. The one rule KeepConsentedFn and the batch fusion (transforms.prepare) apply."""
+    names = tuple(names)
+
+    def passes(event: dict, count) -> bool:
+        if enabled_for(event, names):
+            return True
+        count(counters.SKIPPED_BY_INTEGRATIONS)
+        return False
+    return passes
+
+
 class KeepConsentedFn(counters.CountingDoFn):
     def __init__(self, names):
         self._names = tuple(names)
 
+    def setup(self):
+        self._passes = consent_check(self._names)
+
     def process(self, sourced):
-        if enabled_for(sourced[1], self._names):
+        if self._passes(sourced[1], self.count):
             yield sourced
-        else:
-            self.count(counters.SKIPPED_BY_INTEGRATIONS)
 
 
 class FilterConsent(beam.PTransform):

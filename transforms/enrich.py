@@ -43,30 +43,49 @@ FACTS = "facts"
 _NO_HISTORY = AccountHistory(())
 
 
-class KeyByUserFn(beam.DoFn):
-    """((path, line), event) -> (own key, packed (origin id, event)); a copy row per event to
-    COPIES, in packed blocks per bundle (transforms.dedupe.CopyLedger)."""
+class UserKeyer:
+    """Keys sendable events by user for GroupByUser and keeps their copy rows
+    (transforms.dedupe.CopyLedger), for KeyByUserFn and the batch fusion (transforms.prepare).
 
-    def setup(self):
+    key(((path, line), event)) -> (own key, packed (origin id, event)); full_blocks() -> the
+    ledger's (bucket, block) records once FLUSH_EVERY rows are buffered, else (); drain() -> all.
+    """
+
+    def __init__(self):
         self._path_ids = {}
-
-    def start_bundle(self):
         self._ledger = CopyLedger()
 
-    def process(self, sourced):
+    def key(self, sourced) -> tuple:
         (path, line), event = sourced
         key = user_key(event)
         self._ledger.add(sourced[0], event, key)
-        if self._ledger.size >= FLUSH_EVERY:
-            for block in self._ledger.drain():
-                yield beam.pvalue.TaggedOutput(COPIES, block)
         path_id = self._path_ids.get(path)
         if path_id is None:
             path_id = self._path_ids[path] = origin_id(path, 0)[0]
-        yield key, pack(((path_id, line), event))
+        return key, pack(((path_id, line), event))
+
+    def full_blocks(self):
+        return self._ledger.drain() if self._ledger.size >= FLUSH_EVERY else ()
+
+    def drain(self) -> list:
+        return self._ledger.drain()
+
+
+class KeyByUserFn(beam.DoFn):
+    """((path, line), event) -> (own key, packed (origin id, event)); a copy row per event to
+    COPIES, in packed blocks per bundle (UserKeyer)."""
+
+    def start_bundle(self):
+        self._keyer = UserKeyer()
+
+    def process(self, sourced):
+        keyed = self._keyer.key(sourced)
+        for block in self._keyer.full_blocks():
+            yield beam.pvalue.TaggedOutput(COPIES, block)
+        yield keyed
 
     def finish_bundle(self):
-        for block in self._ledger.drain():
+        for block in self._keyer.drain():
             yield beam.pvalue.TaggedOutput(COPIES, finish_bundle_value(block))
 
 
@@ -85,11 +104,14 @@ class SettleCopiesFn(beam.DoFn):
 
 class ResolveFromHistoryFn(counters.CountingDoFn):
     """(key, [packed (origin, event)]) -> one copy of each messageId, with the account of its
-    owner's history as of its time, else mapped; later copies are counted."""
+    owner's history as of its time, else mapped; later copies are counted. With `then`
+    (batch: transforms.sink.to_request), yields then(event, count) instead: the next step's
+    rule applied in this DoFn, which saves the runner handing each event on."""
 
-    def __init__(self, mapping_path: str | None, checkpoint: str | None = None):
+    def __init__(self, mapping_path: str | None, checkpoint: str | None = None, then=None):
         self._mapping_path = mapping_path
         self._checkpoint = checkpoint
+        self._then = then
 
     def setup(self):
         self._mapping = MappingCache(self._mapping_path)
@@ -105,6 +127,7 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
             self.count(counters.ALREADY_SETTLED, already_settled)
         mapping = self._mapping.get()
         runs = links.get(anonymous_id_of(key))
+        then, count = self._then, self.count
         for _, event in events:
             owner, via_link = owner_of(event, runs)
             account, stitched = attribute(event, histories.get(owner, _NO_HISTORY), mapping,
@@ -113,7 +136,8 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
                 self.count(counters.UNMAPPED)
             elif stitched:
                 self.count(counters.STITCHED)
-            yield with_account(event, account)
+            event = with_account(event, account)
+            yield event if then is None else then(event, count)
 
 
 def build_history(owner_facts):
@@ -178,14 +202,18 @@ class RememberAccountsFn(counters.CountingDoFn):
 class AttachAccountId(beam.PTransform):
     """Sendable events -> one copy per messageId, each carrying its accountId where known.
 
-    Batch: (origin, event) in, `links` the link table from LinkIdentities. Streaming:
+    Batch: (origin, event) in, or {"events": keyed, COPIES: blocks} from the batch fusion
+    (transforms.prepare), which did KeyByUser's work; `links` the link table from
+    LinkIdentities; `then` (batch) a rule applied to each resolved event in the last step
+    (transforms.sink.to_request: requests come out). Streaming:
     (owner, event) in, from Dedupe.
     """
 
     def __init__(self, mapping_path: str | None, streaming: bool = False,
                  mapping_refresh_minutes: float = 60.0, links=None, identity_ttl_days: float = 30.0,
-                 checkpoint: str | None = None):
+                 checkpoint: str | None = None, then=None):
         super().__init__()
+        self._then = then  # batch: a rule applied to each resolved event (transforms.sink.to_request)
         self._mapping_path = mapping_path
         self._checkpoint = checkpoint  # batch: events it holds are settled already, not sent
         self._streaming = streaming
@@ -200,11 +228,14 @@ class AttachAccountId(beam.PTransform):
                     .with_output_types(beam.typehints.KV[str, beam.typehints.Any])
                     | "RememberAccounts" >> beam.ParDo(RememberAccountsFn(
                         self._mapping_path, self._mapping_refresh_minutes, self._ttl_days)))
+        if isinstance(events, dict):   # keyed already, by the batch fusion (transforms.prepare)
+            keyed, pipeline = events, events["events"].pipeline
+        else:
+            keyed, pipeline = events | "KeyByUser" >> beam.ParDo(KeyByUserFn()).with_output_types(
+                beam.typehints.KV[str, bytes]).with_outputs(COPIES, main="events"), events.pipeline
         links = self._links if self._links is not None else (
-            events.pipeline | "NoLinks" >> beam.Create([]))
+            pipeline | "NoLinks" >> beam.Create([]))
         link_table = beam.pvalue.AsDict(links)
-        keyed = events | "KeyByUser" >> beam.ParDo(KeyByUserFn()).with_output_types(
-            beam.typehints.KV[str, bytes]).with_outputs(COPIES, main="events")
         settled = (keyed[COPIES]
                    | "GroupCopies" >> beam.GroupByKey()
                    | "SettleCopies" >> beam.ParDo(SettleCopiesFn(), link_table)
@@ -215,7 +246,8 @@ class AttachAccountId(beam.PTransform):
         return (keyed["events"]
                 | "GroupByUser" >> beam.GroupByKey()
                 | "ResolveFromHistory" >> beam.ParDo(
-                    ResolveFromHistoryFn(self._mapping_path, self._checkpoint),
+                    ResolveFromHistoryFn(self._mapping_path, self._checkpoint, self._then),
                     winners=beam.pvalue.AsDict(settled["winners"]), links=link_table,
                     histories=beam.pvalue.AsDict(histories))
-                .with_output_types(beam.typehints.Dict[str, beam.typehints.Any]))
+                .with_output_types(beam.typehints.Dict[str, beam.typehints.Any] if self._then is None
+                                   else beam.typehints.Any))

@@ -114,17 +114,25 @@ def anonymous_id_of(key: str) -> str | None:
 
 # --------------------------------------------------------------------------- batch
 
-class BufferLinksFn(beam.DoFn):
-    """event -> nothing per event; per bundle (and every FLUSH_EVERY links) one record per
-    anonymousId: (anonymousId, packed {userId: [instant or null, ...]})."""
+class LinkBuffer:
+    """Buffers the links of consented events per anonymousId; records leave as one compact
+    (anonymousId, packed {userId: [instant or null, ...]}) per anonymousId and drain.
 
-    def start_bundle(self):
+    >>> buffer = LinkBuffer()
+    >>> buffer.add({"type": "page", "userId": "u1", "anonymousId": "a1"})
+    ()
+    >>> [(anonymous_id, decode_points(data)) for anonymous_id, data in buffer.drain()]
+    [('a1', [(-inf, 'u1')])]
+    """
+
+    def __init__(self, flush_every: int = None):
+        self._flush_every = flush_every or FLUSH_EVERY
         self._links = {}
         self._buffered = 0
 
-    def process(self, sourced):
-        # Not a generator: on the hot path (nearly every event) nothing is yielded.
-        link = identity_link(sourced[1])
+    def add(self, event: dict):
+        """Learns the event's link, if any; -> () or, every `flush_every` links, the records."""
+        link = identity_link(event)
         if link is None:
             return ()
         anonymous_id, instant, user = link
@@ -136,16 +144,29 @@ class BufferLinksFn(beam.DoFn):
             instants = users[user] = []
         instants.append(None if instant == -math.inf else instant)   # JSON has no -inf
         self._buffered += 1
-        if self._buffered >= FLUSH_EVERY:
-            return self._drain()
+        if self._buffered >= self._flush_every:
+            return self.drain()
         return ()
 
-    def _drain(self):
+    def drain(self) -> list:
         links, self._links, self._buffered = self._links, {}, 0
         return [(anonymous_id, pack(users)) for anonymous_id, users in links.items()]
 
+
+class BufferLinksFn(beam.DoFn):
+    """event -> nothing per event; per bundle (and every FLUSH_EVERY links) one record per
+    anonymousId (LinkBuffer)."""
+
+    def start_bundle(self):
+        self._buffer = LinkBuffer()
+
+    def process(self, sourced):
+        # Not a generator: on the hot path (nearly every event) nothing is yielded.
+        return self._buffer.add(sourced[1])
+
     def finish_bundle(self):
-        return [WindowedValue(record, Timestamp(0), [GlobalWindow()]) for record in self._drain()]
+        return [WindowedValue(record, Timestamp(0), [GlobalWindow()])
+                for record in self._buffer.drain()]
 
 
 def decode_points(data: bytes):
@@ -230,10 +251,13 @@ def link_state_key(event: dict) -> str:
 class LinkIdentities(beam.PTransform):
     """Batch: consented (origin, event) -> (anonymousId, runs), the link table (a branch: the
     events go on elsewhere). Streaming: consented (origin, event) -> (origin, event, owner key),
-    in line, learning the links in per-anonymousId state forgotten after `ttl_days` idle."""
+    in line, learning the links in per-anonymousId state forgotten after `ttl_days` idle.
+    `buffered` (batch): the input is already LinkBuffer's records (the batch fusion,
+    transforms.prepare, buffers them), so BufferLinks is left out."""
 
-    def __init__(self, streaming: bool = False, ttl_days: float = 30.0):
+    def __init__(self, streaming: bool = False, ttl_days: float = 30.0, buffered: bool = False):
         super().__init__()
+        self._buffered = buffered  # batch: the input is LinkBuffer's records already
         self._streaming = streaming
         self._ttl_days = ttl_days
 
@@ -243,7 +267,8 @@ class LinkIdentities(beam.PTransform):
                     | "KeyByAnonymousId" >> beam.Map(lambda sourced: (link_state_key(sourced[1]), sourced))
                     .with_output_types(beam.typehints.KV[str, beam.typehints.Any])
                     | "LearnLinks" >> beam.ParDo(LearnLinksFn(self._ttl_days)))
+        if not self._buffered:
+            consented = consented | "BufferLinks" >> beam.ParDo(BufferLinksFn())
         return (consented
-                | "BufferLinks" >> beam.ParDo(BufferLinksFn())
                 | "GroupLinks" >> beam.GroupByKey()
                 | "MergeLinks" >> beam.ParDo(MergeLinksFn()))

@@ -186,18 +186,35 @@ def _json_kind(value) -> str:
     return "an object"
 
 
+def parse_sourced(sourced_line, count):
+    """(source, raw line) -> ((source, event), None), or (None, dead-letter record) with the
+    reason and the raw line, counting `invalid`. The one rule ParseFn and the batch fusion
+    (transforms.prepare) apply.
+
+    >>> parse_sourced((("f", 1), b'{"type":"page","userId":"u","messageId":"m"}'), print)[0][1]["type"]
+    'page'
+    >>> parse_sourced((("f", 2), b'[1]'), print)[1]["reason"]
+    invalid
+    'JSON is an array, not an object'
+    """
+    source, raw = sourced_line
+    try:
+        return (source, parse_line(raw)), None
+    except InvalidEvent as err:
+        count(counters.INVALID)
+        return None, dead_letter_record("parse", str(err), raw=raw if err.raw is None else err.raw,
+                                        source=f"{source[0]}:{source[1]}")
+
+
 class ParseFn(counters.CountingDoFn):
     """(source, raw line) -> event; failures to DEAD_LETTER with the reason and the raw line."""
 
     def process(self, sourced_line):
-        source, raw = sourced_line
-        try:
-            yield source, parse_line(raw)
-        except InvalidEvent as err:
-            self.count(counters.INVALID)
-            yield beam.pvalue.TaggedOutput(tags.DEAD_LETTER, dead_letter_record(
-                "parse", str(err), raw=raw if err.raw is None else err.raw,
-                source=f"{source[0]}:{source[1]}"))
+        sourced, record = parse_sourced(sourced_line, self.count)
+        if record is None:
+            yield sourced
+        else:
+            yield beam.pvalue.TaggedOutput(tags.DEAD_LETTER, record)
 
 
 class ParseEvents(beam.PTransform):

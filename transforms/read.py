@@ -65,40 +65,49 @@ def stream_position(stream) -> int:
     return (getattr(stream, "fileobj", None) or stream).tell()
 
 
-class ReadLinesFn(counters.CountingDoFn):
-    """File path -> ((path, line_number), bytes) per non-blank line; damage -> DEAD_LETTER.
-
+def read_lines(path: str, count, position_every: int = 1000):
+    """A file's path -> ((path, line_number), bytes) per non-blank line, counting read and
+    blank_lines; if the file is unreadable or damaged part-way, then one dead-letter record (a
+    dict) naming it, after the lines read before the damage (counted unreadable_files).
     Once a stop is requested (transforms.stopping: SIGTERM or Ctrl-C of a local run) it reads
     no further line and counts nothing more, so the summary balances over what was read.
-    Counts BYTES_READ (the file's own bytes, compressed for .gz) every POSITION_EVERY lines and
-    at the end, for the progress line's share of the input read.
+    Counts bytes_read (the file's own bytes, compressed for .gz) every `position_every` lines
+    and at the end, for the progress line's share of the input read.
+    ReadLinesFn's rule; the batch fusion (transforms.prepare) reads files with it too.
     """
+    last_line = 0
+    if stop_requested():
+        return
+    position = _Position()
+    try:
+        with open_events_file(path) as stream:
+            for last_line, line in iter_lines(stream):
+                if stop_requested():
+                    break
+                if last_line % position_every == 0:
+                    count(counters.BYTES_READ, position.advance(stream))
+                if line.strip():
+                    count(counters.READ)
+                    yield (path, last_line), line
+                else:
+                    count(counters.BLANK_LINES)
+            count(counters.BYTES_READ, position.advance(stream))
+    except _READ_ERRORS as err:
+        count(counters.UNREADABLE_FILES)
+        yield dead_letter_record(
+            "read", f"file unreadable after line {last_line}: {type(err).__name__}: {err}",
+            source=path)
+
+
+class ReadLinesFn(counters.CountingDoFn):
+    """File path -> ((path, line_number), bytes) per non-blank line; damage -> DEAD_LETTER
+    (read_lines)."""
 
     POSITION_EVERY = 1000
 
     def process(self, path):
-        last_line = 0
-        if stop_requested():
-            return
-        position = _Position()
-        try:
-            with open_events_file(path) as stream:
-                for last_line, line in iter_lines(stream):
-                    if stop_requested():
-                        break
-                    if last_line % self.POSITION_EVERY == 0:
-                        self.count(counters.BYTES_READ, position.advance(stream))
-                    if line.strip():
-                        self.count(counters.READ)
-                        yield (path, last_line), line
-                    else:
-                        self.count(counters.BLANK_LINES)
-                self.count(counters.BYTES_READ, position.advance(stream))
-        except _READ_ERRORS as err:
-            self.count(counters.UNREADABLE_FILES)
-            yield beam.pvalue.TaggedOutput(tags.DEAD_LETTER, dead_letter_record(
-                "read", f"file unreadable after line {last_line}: {type(err).__name__}: {err}",
-                source=path))
+        for item in read_lines(path, self.count, self.POSITION_EVERY):
+            yield item if type(item) is tuple else beam.pvalue.TaggedOutput(tags.DEAD_LETTER, item)
 
 
 class _Position:
@@ -116,8 +125,8 @@ class _Position:
         return delta
 
 
-class ReadSegmentFiles(beam.PTransform):
-    """Glob patterns -> {MAIN: ((path, line_number), bytes), DEAD_LETTER: records}.
+class MatchSegmentFiles(beam.PTransform):
+    """Glob patterns -> the paths of the files to read, spread over the workers.
 
     A `DIR/**` pattern (transforms.paths.input_pattern of a directory) reads every file below
     DIR except hidden ones.
@@ -128,13 +137,26 @@ class ReadSegmentFiles(beam.PTransform):
         self._patterns = list(patterns)
 
     def expand(self, pbegin):
+        return (pbegin
+                | "Patterns" >> beam.Create(self._patterns)
+                # A pattern that matches nothing fails the job instead of reading nothing.
+                | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.DISALLOW)
+                | "Paths" >> beam.FlatMap(lambda metadata, patterns=tuple(self._patterns): (
+                    [metadata.path] if is_visible(metadata.path, patterns) else []))
+                | "SpreadFiles" >> beam.Reshuffle())
+
+
+class ReadSegmentFiles(beam.PTransform):
+    """Glob patterns -> {MAIN: ((path, line_number), bytes), DEAD_LETTER: records}
+    (MatchSegmentFiles, then read_lines per file)."""
+
+    def __init__(self, patterns):
+        super().__init__()
+        self._patterns = list(patterns)
+
+    def expand(self, pbegin):
         results = (pbegin
-                   | "Patterns" >> beam.Create(self._patterns)
-                   # A pattern that matches nothing fails the job instead of reading nothing.
-                   | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.DISALLOW)
-                   | "Paths" >> beam.FlatMap(lambda metadata, patterns=tuple(self._patterns): (
-                       [metadata.path] if is_visible(metadata.path, patterns) else []))
-                   | "SpreadFiles" >> beam.Reshuffle()
+                   | "Files" >> MatchSegmentFiles(self._patterns)
                    | "Lines" >> beam.ParDo(ReadLinesFn()).with_outputs(
                        tags.DEAD_LETTER, main=tags.MAIN))
         return {tags.MAIN: results[tags.MAIN], tags.DEAD_LETTER: results[tags.DEAD_LETTER]}

@@ -11,17 +11,37 @@ import apache_beam as beam
 from transforms import counters, tags
 
 
+def route_check(call_types=tags.SENDABLE_TYPES):
+    """-> passes(event, count): True for the call types the destination takes; any other type
+    is counted (unsupported, unsupported.<type>) and False. The one rule RouteFn and the batch
+    fusion (transforms.prepare) apply.
+
+    >>> passes, counted = route_check(("track",)), []
+    >>> passes({"type": "track"}, counted.append), passes({"type": "screen"}, counted.append), counted
+    (True, False, ['unsupported', 'unsupported.screen'])
+    """
+    call_types = frozenset(call_types)
+
+    def passes(event: dict, count) -> bool:
+        call_type = event["type"]
+        if call_type in call_types:
+            return True
+        count(counters.UNSUPPORTED)
+        count(counters.unsupported_type(call_type))
+        return False
+    return passes
+
+
 class RouteFn(counters.CountingDoFn):
     def __init__(self, call_types=tags.SENDABLE_TYPES):
-        self._call_types = frozenset(call_types)
+        self._call_types = tuple(call_types)
+
+    def setup(self):
+        self._passes = route_check(self._call_types)
 
     def process(self, sourced):
-        call_type = sourced[1]["type"]
-        if call_type in self._call_types:
+        if self._passes(sourced[1], self.count):
             yield sourced
-        else:
-            self.count(counters.UNSUPPORTED)
-            self.count(counters.unsupported_type(call_type))
 
 
 class RouteByCallType(beam.PTransform):

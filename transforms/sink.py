@@ -19,6 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms import counters, destinations, stopping
@@ -28,7 +29,7 @@ from transforms.dead_letter import dead_letter_record
 from transforms.durable_append import DurableAppender
 from transforms.http_delivery import RateLimiter, RequestSender, RetryPolicy, make_session, secret_forms
 from transforms.jsonio import dumps_compact, loads_event
-from transforms.jsonl_files import WriteJsonLines
+from transforms.jsonl_files import LineBlocks, WriteJsonLines
 from transforms.secrets import Secret, resolve_access_key
 
 _LOG = logging.getLogger(__name__)
@@ -77,14 +78,26 @@ def chunked(items, size: int):
         yield batch
 
 
+_BY_TYPE = {call_type: counters.by_type(call_type) for call_type in counters.SENT_TYPES}
+
+
+def to_request(event: dict, count) -> tuple[str, str]:
+    """event -> (messageId, compact JSON body), counting by_type.<type>. ToRequestsFn's rule;
+    in batch, AttachAccountId's last step applies it (transforms.enrich).
+
+    >>> to_request({"type": "track", "messageId": "m1"}, print)
+    by_type.track
+    ('m1', '{"type":"track","messageId":"m1"}')
+    """
+    count(_BY_TYPE[event["type"]])
+    return event["messageId"], dumps_compact(event)
+
+
 class ToRequestsFn(counters.CountingDoFn):
     """event -> (messageId, compact JSON body); counts by_type.<type>."""
 
-    BY_TYPE = {call_type: counters.by_type(call_type) for call_type in counters.SENT_TYPES}
-
     def process(self, event):
-        self.count(self.BY_TYPE[event["type"]])
-        yield event["messageId"], dumps_compact(event)
+        yield to_request(event, self.count)
 
 
 class ToRequests(beam.PTransform):
@@ -311,15 +324,26 @@ def preview_line(request, url: str, path: str) -> str:
     return '{"url":"%s","path":"%s","body":%s}' % (url, path, request[1])
 
 
-class PreviewLineFn(counters.CountingDoFn):
-    """(messageId, body) -> preview_line(); counts previewed."""
+class PreviewLinesFn(counters.CountingDoFn):
+    """(messageId, body) -> preview_line()s, joined in blocks (transforms.jsonl_files.LineBlocks)
+    for WriteJsonLines; counts previewed."""
 
     def __init__(self, url: str, path: str):
         self._url, self._path = url, path
 
+    def start_bundle(self):
+        self._blocks = LineBlocks()
+
     def process(self, request):
         self.count(counters.PREVIEWED)
-        yield preview_line(request, self._url, self._path)
+        block = self._blocks.add(preview_line(request, self._url, self._path))
+        return () if block is None else (block,)
+
+    def finish_bundle(self):
+        block = self._blocks.drain()
+        if block is not None:
+            yield GlobalWindows.windowed_value(block)
+        self.flush_counts()
 
 
 class PreviewRequests(beam.PTransform):
@@ -332,5 +356,5 @@ class PreviewRequests(beam.PTransform):
 
     def expand(self, requests):
         return (requests
-                | "ToLine" >> beam.ParDo(PreviewLineFn(self._url, self._path))
-                | "Write" >> WriteJsonLines(self._prefix))
+                | "ToLines" >> beam.ParDo(PreviewLinesFn(self._url, self._path))
+                | "Write" >> WriteJsonLines(self._prefix, joined=True))

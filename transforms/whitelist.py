@@ -32,16 +32,28 @@ def is_whitelisted(event_name: str, allowed: frozenset) -> bool:
     return not allowed or normalise_event_name(event_name) in allowed
 
 
+def whitelist_check(allowed: frozenset):
+    """-> passes(event, count): identify/group (any non-track) and whitelisted tracks pass;
+    another track is counted (filtered) and False. The one rule KeepWhitelistedFn and the batch
+    fusion (transforms.prepare) apply."""
+    def passes(event: dict, count) -> bool:
+        if event["type"] != tags.TRACK or is_whitelisted(event["event"], allowed):
+            return True
+        count(counters.FILTERED)
+        return False
+    return passes
+
+
 class KeepWhitelistedFn(counters.CountingDoFn):
     def __init__(self, allowed: frozenset):
         self._allowed = allowed
 
+    def setup(self):
+        self._passes = whitelist_check(self._allowed)
+
     def process(self, sourced):
-        event = sourced[1]
-        if event["type"] != tags.TRACK or is_whitelisted(event["event"], self._allowed):
+        if self._passes(sourced[1], self.count):
             yield sourced
-        else:
-            self.count(counters.FILTERED)
 
 
 class FilterWhitelist(beam.PTransform):

@@ -1,0 +1,113 @@
+"""Batch only: the per-event steps between the input files and GroupByUser as one DoFn.
+
+    file path, or ((path, line), raw bytes) ─► ParseToUser ─► main:        (own key, packed (origin id, event))
+                                             ├► COPIES:      copy-row blocks (transforms.dedupe)
+                                             ├► LINKS:       buffered links (transforms.identity)
+                                             └► DEAD_LETTER: Parse's records
+
+It does, event by event and in this order, what Read's Lines (for a backfill from files), Parse, Consent, the batch LinkIdentities branch
+(BufferLinks), RouteByCallType, Whitelist and AttachAccountId/KeyByUser do as separate steps, by
+calling the same plain functions and counting the same counters: read_lines, parse_sourced, consent_check,
+LinkBuffer, route_check, whitelist_check, UserKeyer. Why: Beam's local runner hands every element
+from one DoFn to the next through several layers of its own per-element code (output handler,
+receivers, counters, state sampler), which cost more than most of the steps themselves.
+
+Streaming keeps the separate steps: their labels are what Dataflow's `--update` matches, and
+their state (LinkIdentities, Dedupe, AttachAccountId) lives between them.
+"""
+import apache_beam as beam
+
+from transforms import counters, tags
+from transforms.consent import consent_check
+from transforms.dedupe import finish_bundle_value
+from transforms.enrich import COPIES, UserKeyer
+from transforms.identity import LinkBuffer
+from transforms.parse import parse_sourced
+from transforms.read import read_lines
+from transforms.route import route_check
+from transforms.whitelist import parse_whitelist, whitelist_check
+
+LINKS = "links"
+EVENTS = "events"
+
+
+class ParseToUserFn(counters.CountingDoFn):
+    """(source, raw line) -> (own key, packed (origin id, event)) of each sendable event; COPIES
+    and LINKS in packed blocks per bundle; DEAD_LETTER: lines Parse rejects."""
+
+    def __init__(self, integration_names, call_types, allowed: frozenset):
+        self._names = tuple(integration_names)
+        self._call_types = tuple(call_types)
+        self._allowed = allowed
+
+    def setup(self):
+        self._consented = consent_check(self._names)
+        self._routed = route_check(self._call_types)
+        self._whitelisted = whitelist_check(self._allowed)
+
+    def start_bundle(self):
+        self._links = LinkBuffer()
+        self._keyer = UserKeyer()
+
+    def process(self, sourced_line):
+        return self._prepare(sourced_line)
+
+    def _prepare(self, sourced_line) -> list:
+        count = self.count
+        sourced, record = parse_sourced(sourced_line, count)
+        if record is not None:
+            return [beam.pvalue.TaggedOutput(tags.DEAD_LETTER, record)]
+        event = sourced[1]
+        if not self._consented(event, count):
+            return ()
+        out = [beam.pvalue.TaggedOutput(LINKS, link) for link in self._links.add(event)]
+        if self._routed(event, count) and self._whitelisted(event, count):
+            out.append(self._keyer.key(sourced))
+            out.extend(beam.pvalue.TaggedOutput(COPIES, block) for block in self._keyer.full_blocks())
+        return out
+
+    def finish_bundle(self):
+        for link in self._links.drain():
+            yield beam.pvalue.TaggedOutput(LINKS, finish_bundle_value(link))
+        for block in self._keyer.drain():
+            yield beam.pvalue.TaggedOutput(COPIES, finish_bundle_value(block))
+        self.flush_counts()
+
+
+class ReadToUserFn(ParseToUserFn):
+    """A file's path -> what ReadLinesFn (transforms.read.read_lines) and then ParseToUserFn
+    give, the file's damage (a read dead-letter record) to DEAD_LETTER with Parse's."""
+
+    def process(self, path):
+        prepare = self._prepare
+        for item in read_lines(path, self.count):
+            if type(item) is tuple:
+                yield from prepare(item)
+            else:
+                yield beam.pvalue.TaggedOutput(tags.DEAD_LETTER, item)
+
+
+class ParseToUser(beam.PTransform):
+    """Batch: Read's (source, bytes) lines -> {EVENTS: keyed sendable events, COPIES: copy-row
+    blocks, LINKS: buffered links, DEAD_LETTER: Parse's records} (what ParseEvents,
+    FilterConsent, LinkIdentities' BufferLinks, RouteByCallType, FilterWhitelist and
+    AttachAccountId's KeyByUser give, in one step). `read_files`: the input is the paths of
+    the files to read (transforms.read.MatchSegmentFiles), and reading them (ReadLinesFn's
+    read_lines, its damage dead-lettered with Parse's records) is part of the step too."""
+
+    def __init__(self, integration_names, call_types, track_whitelist: str | None,
+                 read_files: bool = False):
+        super().__init__()
+        self._read_files = read_files
+        self._names = tuple(integration_names)
+        self._call_types = tuple(call_types)
+        self._allowed = parse_whitelist(track_whitelist)
+
+    def expand(self, lines):
+        fn = ReadToUserFn if self._read_files else ParseToUserFn
+        results = lines | beam.ParDo(
+            fn(self._names, self._call_types, self._allowed)).with_output_types(
+                beam.typehints.KV[str, bytes]).with_outputs(
+                COPIES, LINKS, tags.DEAD_LETTER, main=EVENTS)
+        return {EVENTS: results[EVENTS], COPIES: results[COPIES], LINKS: results[LINKS],
+                tags.DEAD_LETTER: results[tags.DEAD_LETTER]}
