@@ -223,14 +223,13 @@ class DeliverBatchFn(counters.CountingDoFn):
                 self.count(fate)
                 if fate == counters.UNSENT:
                     continue
+                if fate == counters.DEAD_LETTERED:  # its record first, then the checkpoint line
+                    record = undelivered_record(body, outcome)
+                    if self._dead_letters is None:
+                        yield WindowedValue(record, timestamp, [window])
+                    else:
+                        self._dead_letters.append(dumps_compact(record))
                 self._record(message_id, fate)
-                if fate == counters.DELIVERED:
-                    continue
-                record = undelivered_record(body, outcome)
-                if self._dead_letters is None:
-                    yield WindowedValue(record, timestamp, [window])
-                else:
-                    self._dead_letters.append(dumps_compact(record))
 
     def _record(self, message_id: str, outcome: str):
         if self._recorder is not None:
