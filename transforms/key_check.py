@@ -4,24 +4,43 @@
 
 Verdicts: "valid" (a valid status, or a 2xx), "rejected" (401/403: the key is wrong), or
 "unreachable" (no answer, a 5xx or 429 after the retry policy's attempts, or an answer that
-says neither). Plain Python; the CLI turns the verdict into an exit code.
+says neither). The check goes through the same RequestSender as every request (retries,
+backoff, redaction), with the check's body and its own reading of the answer. Plain Python; the
+CLI turns the verdict into an exit code.
 """
+import dataclasses
+import functools
 import random
 import time
-from dataclasses import dataclass
 
-import requests
-
-from transforms.destinations.base import Destination
-from transforms.http_delivery import RetryPolicy, is_retryable, make_session, redact, secret_forms
+from transforms.destinations.base import DELIVERED, REJECTED as REFUSED, RETRY, Destination, KeyCheck
+from transforms.http_delivery import RateLimiter, RequestSender, RetryPolicy, is_retryable, make_session, secret_forms
 
 VALID, REJECTED, UNREACHABLE = "valid", "rejected", "unreachable"
+_CHECKS_PER_SECOND = 10.0   # one request at a time; the limiter only paces its retries
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class KeyCheckResult:
     verdict: str
     detail: str   # what was seen, never the key
+
+
+def classify_key_check(check: KeyCheck, status: int, text: str, events: int) -> list[str]:
+    """An answer to the check: its valid statuses (or a 2xx) settle it, 429/5xx are retried,
+    anything else (the rejected statuses included) ends it.
+
+    >>> check = KeyCheck(body=b"[]", valid_statuses=(400,))
+    >>> classify_key_check(check, 400, "", 1), classify_key_check(check, 503, "", 1), classify_key_check(check, 401, "", 1)
+    (['delivered'], ['retry'], ['rejected'])
+    """
+    if status in check.valid_statuses or 200 <= status < 300:
+        verdict = DELIVERED
+    elif status not in check.rejected_statuses and is_retryable(status):
+        verdict = RETRY
+    else:
+        verdict = REFUSED
+    return [verdict] * events
 
 
 def check_key(destination: Destination, base_url: str, key: str, policy: RetryPolicy,
@@ -29,26 +48,16 @@ def check_key(destination: Destination, base_url: str, key: str, policy: RetryPo
               rng: random.Random | None = None) -> KeyCheckResult:
     """Posts the destination's key-check body with the key, retrying as any request is."""
     check = destination.key_check
+    as_check = dataclasses.replace(destination, encode=lambda bodies: check.body,
+                                   classify=functools.partial(classify_key_check, check))
     headers = destination.credential.headers(key)
-    secrets = secret_forms(key, headers)
-    rng = rng or random.Random()
-    detail = "no attempt"
     with make_session(headers, 1, ca_bundle) as session:
-        for attempt in range(1, policy.max_retries + 2):
-            try:
-                response = session.post(destination.url(base_url), data=check.body,
-                                        timeout=policy.timeout_seconds)
-            except requests.exceptions.RequestException as err:
-                detail = f"no answer: {type(err).__name__}"
-            else:
-                status = response.status_code
-                if status in check.valid_statuses or 200 <= status < 300:
-                    return KeyCheckResult(VALID, f"HTTP {status}")
-                if status in check.rejected_statuses:
-                    return KeyCheckResult(REJECTED, f"HTTP {status}")
-                detail = redact(f"HTTP {status}: {' '.join(response.text.split())[:200]}", secrets)
-                if not is_retryable(status):
-                    return KeyCheckResult(UNREACHABLE, f"unexpected answer {detail}")
-            if attempt <= policy.max_retries:
-                sleep(policy.backoff(attempt, rng))
-    return KeyCheckResult(UNREACHABLE, f"after {policy.max_retries + 1} attempts: {detail}")
+        sender = RequestSender(session, destination.url(base_url), policy,
+                               RateLimiter(_CHECKS_PER_SECOND, sleep=sleep), as_check,
+                               secrets=secret_forms(key, headers), sleep=sleep, rng=rng)
+        outcome = sender.send("")
+    if outcome.delivered:
+        return KeyCheckResult(VALID, f"HTTP {outcome.status}")
+    if outcome.status in check.rejected_statuses:
+        return KeyCheckResult(REJECTED, f"HTTP {outcome.status}")
+    return KeyCheckResult(UNREACHABLE, outcome.reason)

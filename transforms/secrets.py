@@ -45,25 +45,19 @@ def fetch_secret(version_name: str, client=None) -> str:
     return response.payload.data.decode("utf-8").strip()
 
 
-def resolve_access_key(secret: Secret, secret_version: str | None, client_factory=None,
-                       credential=None) -> str:
+def resolve_access_key(secret: Secret, secret_version: str | None, client_factory,
+                       credential) -> str:
     """The key to send: from Secret Manager when `secret_version` is set, else `secret`.
 
-    `credential` (a destinations.base.Credential) says what a key must look like; without one,
-    a 36-character UUID access key. Raises ValueError naming the secret flag (never the value)
-    when the secret does not hold a well-formed key.
+    `credential` (a destinations.base.Credential) says what the destination's key must look
+    like. Raises ValueError naming its secret flag (never the value) when the secret does not
+    hold a well-formed key.
     """
     if not secret_version:
         return secret.reveal()
     key = fetch_secret(secret_version, client_factory() if client_factory else None)
-    if credential is None:
-        problem = None if is_access_key_shaped(key) else (
-            f"does not hold a 36-character UUID access key ({len(key)} characters)")
-        flag = "--access_key_secret"
-    else:
-        problem = credential.problem(key)
-        problem = problem and f"does not hold a well-formed key: it {problem}"
-        flag = credential.secret_flag
+    problem = credential.problem(key)
     if problem:
-        raise ValueError(f"{flag}: {secret_version} {problem}")
+        raise ValueError(f"{credential.secret_flag}: {secret_version} does not hold a "
+                         f"well-formed key: it {problem}")
     return key

@@ -2,7 +2,10 @@
 import pytest
 
 from tests.conftest import ACCESS_KEY
+from transforms.destinations import gainsight_cs
 from transforms.secrets import Secret, is_access_key_shaped, resolve_access_key
+
+CS = gainsight_cs.DESTINATION.credential
 
 VERSION = "projects/my-project/secrets/gainsight-key/versions/3"
 
@@ -22,18 +25,19 @@ class FakeSecretManager:
 
 def test_key_comes_from_the_named_secret_version():
     FakeSecretManager.calls = []
-    key = resolve_access_key(Secret(""), VERSION, client_factory=FakeSecretManager)
+    key = resolve_access_key(Secret(""), VERSION, client_factory=FakeSecretManager, credential=CS)
     assert key == ACCESS_KEY
     assert FakeSecretManager.calls == [VERSION]
 
 
 def test_without_a_secret_version_the_configured_key_is_used():
-    assert resolve_access_key(Secret(ACCESS_KEY), None, client_factory=FakeSecretManager) == ACCESS_KEY
+    assert resolve_access_key(Secret(ACCESS_KEY), None, client_factory=FakeSecretManager, credential=CS) == ACCESS_KEY
 
 
 def test_a_secret_that_is_not_a_key_names_the_flag_and_hides_the_value():
     with pytest.raises(ValueError) as caught:
-        resolve_access_key(Secret(""), VERSION, client_factory=lambda: FakeSecretManager(b"hunter2-not-a-key"))
+        resolve_access_key(Secret(""), VERSION, client_factory=lambda: FakeSecretManager(b"hunter2-not-a-key"),
+                           credential=CS)
     assert "--access_key_secret" in str(caught.value) and "hunter2" not in str(caught.value)
 
 
