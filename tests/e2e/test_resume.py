@@ -3,7 +3,6 @@ SIGKILL (and SIGTERM) at several points, then the same command to the end; per m
 import gzip
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 
 from tests.conftest import ACCESS_KEY
 from tests.e2e.cli import ROOT, read_jsonl
+from tests.e2e.test_guarantees import sendable_events
 
 WAIT_SECONDS = 180
 RATE = 100
@@ -24,18 +24,8 @@ RESENT_BOUND = CONCURRENCY + RATE * 1   # in flight, plus settled in the last se
 def export(path, count=1000, seed=3):
     """count unique sendable events, copies of some, tracks off the whitelist, malformed lines.
     Returns (the messageIds due, the malformed lines)."""
-    rng = random.Random(seed)
     lines, due = [], []
-    for n in range(count):
-        kind = rng.choice(["track"] * 6 + ["identify", "group"])
-        event = {"type": kind, "userId": f"u{rng.randrange(80)}", "messageId": f"r-{n}",
-                 "timestamp": f"2024-11-{1 + n % 28:02d}T10:{n % 60:02d}:00Z"}
-        if kind == "track":
-            event.update(event="Signed Up", properties={"n": n})
-        elif kind == "identify":
-            event["traits"] = {"accountId": f"ACC-{rng.randrange(20)}"}
-        else:
-            event["groupId"] = f"ACC-{rng.randrange(20)}"
+    for n, event in enumerate(sendable_events(count, seed)):
         lines.append(json.dumps(event))
         due.append(event["messageId"])
         if n % 50 == 0:
@@ -53,7 +43,7 @@ def export(path, count=1000, seed=3):
 def command(source, sandbox, out, checkpoint):
     return [sys.executable, "-m", "pipeline", "--input", str(source), "--gainsight_endpoint", sandbox.url,
             "--checkpoint", str(checkpoint), "--dead_letter", f"{out}/dl/", "--summary", f"{out}/",
-            "--track_whitelist", "Signed Up", "--max_requests_per_second", str(RATE),
+            "--track_whitelist", "Feature Used", "--max_requests_per_second", str(RATE),
             "--max_concurrent_requests", str(CONCURRENCY), "--max_retries", "6"]
 
 
