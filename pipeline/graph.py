@@ -8,8 +8,10 @@ Batch (a backfill from files):
                         └─► LinkIdentities ─ link table (compact) ────┘
     In batch, reading the files, Parse ... Whitelist, LinkIdentities' BufferLinks and
     AttachAccountId's KeyByUser are one step, ReadToUser (transforms.prepare; ParseToUser when a
-    test supplies the lines), and ToRequests runs inside ResolveFromHistory: the same functions
-    and counters, fewer hand-offs between DoFns.
+    test supplies the lines), and ToRequests (with --preview, the preview's lines too) runs
+    inside ResolveFromHistory: the same functions and counters, fewer hand-offs between DoFns.
+    The events cross the per-user grouping in blocks per user bucket, spilled to local files on
+    a local run (JobConfig.user_buckets and spill_dir, set by pipeline.main).
 
 Streaming (Pub/Sub):
 
@@ -29,6 +31,8 @@ event with its owner; Dedupe and AttachAccountId keep their state and labels.
 Labels are the Dataflow step names, the metric names and what `--update` matches on: keep the
 streaming ones stable.
 """
+import functools
+
 import apache_beam as beam
 
 from pipeline.options import JobConfig
@@ -38,7 +42,8 @@ from transforms.dead_letter import PublishDeadLetters, WriteDeadLetters
 from transforms.dedupe import DedupeByMessageId
 from transforms.enrich import AttachAccountId
 from transforms.identity import LinkIdentities
-from transforms.sink import BatchRequests, DeliverRequests, PreviewRequests, ToRequests, to_request
+from transforms.jsonl_files import WriteJsonLines
+from transforms.sink import BatchRequests, DeliverRequests, InlinePreview, InlineRequests, ToRequests
 from transforms.parse import ParseEvents
 from transforms.prepare import LINKS, ParseToUser
 from transforms.read import MatchSegmentFiles, ReadPubSubEvents, ReadSegmentFiles
@@ -66,24 +71,25 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
         links = None
     else:  # Read's Lines, Parse, Consent, BufferLinks, RouteByCallType, Whitelist, KeyByUser: one step
         steps = (config.integration_names, destination.call_types, config.track_whitelist)
+        travel = {"user_buckets": config.user_buckets, "spill_dir": config.spill_dir}
         if reader is None:
             lines = {tags.DEAD_LETTER: None}   # read damage goes with Parse's dead letters
             parsed = sendable = (pipeline
                                  | "Read" >> MatchSegmentFiles(config.inputs)
-                                 | "ReadToUser" >> ParseToUser(*steps, read_files=True))
+                                 | "ReadToUser" >> ParseToUser(*steps, read_files=True, **travel))
         else:
             lines = pipeline | "Read" >> reader
-            parsed = sendable = lines[tags.MAIN] | "ParseToUser" >> ParseToUser(*steps)
+            parsed = sendable = lines[tags.MAIN] | "ParseToUser" >> ParseToUser(*steps, **travel)
         links = parsed[LINKS] | "LinkIdentities" >> LinkIdentities(buffered=True)
     attached = sendable | "AttachAccountId" >> AttachAccountId(
         config.account_mapping, streaming, config.account_mapping_refresh_minutes, links=links,
         identity_ttl_days=config.identity_ttl_days, checkpoint=config.checkpoint,
-        then=None if streaming else to_request)   # batch: ToRequests' rule in its last step
+        then=None if streaming else _following_step(config, destination))
     requests = attached | "ToRequests" >> ToRequests() if streaming else attached
     failures = {name: records for name, records in
                 (("Read", lines[tags.DEAD_LETTER]), ("Parse", parsed[tags.DEAD_LETTER])) if records is not None}
-    if config.preview:
-        _ = requests | "Preview" >> PreviewRequests(config.preview, config.sink.url, destination.path)
+    if config.preview:  # batch only: the preview's lines came out of AttachAccountId's last step
+        _ = requests | "Preview" >> WriteJsonLines(config.preview, joined=True)
     else:
         undelivered = (requests
                        | "Batch" >> BatchRequests(config.sink.batch_size, config.sink.sink_parallelism,
@@ -97,6 +103,14 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
              | "DeadLetters" >> _dead_letter_writer(config))
     else:  # a writer fused into each stage that fails events: on disk as they happen
         _ = failures | "DeadLetters" >> _dead_letter_writer(config)
+
+
+def _following_step(config: JobConfig, destination):
+    """Batch: what AttachAccountId's last step runs on each resolved event: ToRequests' rule,
+    and with --preview also the preview's lines (transforms.sink)."""
+    if config.preview:
+        return functools.partial(InlinePreview, config.sink.url, destination.path)
+    return InlineRequests
 
 
 def _reader(config: JobConfig) -> beam.PTransform:

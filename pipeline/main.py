@@ -1,10 +1,13 @@
 """run(): parse flags, validate them, build the graph, run it, print and write the summary."""
+import dataclasses
 import gc
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 
 import apache_beam as beam
@@ -21,6 +24,11 @@ from transforms import destinations, stopping
 from transforms.paths import is_visible
 from transforms.counters import LOCAL_TALLY
 from transforms.key_check import REJECTED, VALID, check_key
+from transforms.user_blocks import user_buckets
+
+# A backfill on Dataflow sends its events to the per-user step in this many buckets (its
+# parallelism there; a local run picks by the input's size: transforms.user_blocks).
+REMOTE_USER_BUCKETS = 1024
 
 # Beam 2.77's DirectRunner first tries to download a Prism binary. Run a backfill on the
 # in-process FnApiRunner and a stream on the BundleBasedDirectRunner unless the user picks.
@@ -59,15 +67,35 @@ def run(argv: list[str] | None = None, environ=None) -> int:
         code = _check_key_before_reading(config)
         if code:
             return code
-    pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, config)
-    if dry_run:
-        pipeline.run()
-        print("dry run: the job graph was built and not submitted")
-        return 0
-    if _is_remote(options.view_as(StandardOptions).runner):
-        return _run_remotely(pipeline, config)
-    return _run_locally(pipeline, options, config)
+    remote = _is_remote(options.view_as(StandardOptions).runner)
+    total_bytes = None if remote or config.streaming else input_size(config.inputs)
+    config = with_event_travel(config, remote or dry_run, total_bytes)
+    try:
+        pipeline = beam.Pipeline(options=options)
+        build_pipeline(pipeline, config)
+        if dry_run:
+            pipeline.run()
+            print("dry run: the job graph was built and not submitted")
+            return 0
+        if remote:
+            return _run_remotely(pipeline, config)
+        return _run_locally(pipeline, options, config, total_bytes)
+    finally:
+        if config.spill_dir:
+            shutil.rmtree(config.spill_dir, ignore_errors=True)
+
+
+def with_event_travel(config: JobConfig, remote: bool, total_bytes: int | None) -> JobConfig:
+    """How a backfill's events travel to the per-user step (transforms.user_blocks): run
+    locally, in buckets for the input's size, spilled to a directory made for this run in
+    $TMPDIR (transforms.spill; removed when the run ends); on Dataflow, in REMOTE_USER_BUCKETS
+    buckets through its shuffle. A stream is left as it is."""
+    if config.streaming:
+        return config
+    if remote:
+        return dataclasses.replace(config, user_buckets=REMOTE_USER_BUCKETS)
+    return dataclasses.replace(config, user_buckets=user_buckets(total_bytes),
+                               spill_dir=tempfile.mkdtemp(prefix="segment-to-gainsight-spill-"))
 
 
 def configure(argv: list[str], environ) -> tuple[PipelineOptions, JobConfig]:
@@ -147,7 +175,8 @@ def _run_remotely(pipeline, config: JobConfig) -> int:
     return _report(build_summary(counter_values(result)), config)
 
 
-def _run_locally(pipeline, options: PipelineOptions, config: JobConfig) -> int:
+def _run_locally(pipeline, options: PipelineOptions, config: JobConfig,
+                 total_bytes: int | None = None) -> int:
     """Runs in this process with a progress line; a stream runs until interrupted."""
     global _outputs_complete
     # A local run holds whole shuffles in memory as millions of small objects; collecting the
@@ -158,7 +187,7 @@ def _run_locally(pipeline, options: PipelineOptions, config: JobConfig) -> int:
     if config.streaming:
         with ProgressReporter(enabled=in_process):
             return _follow_local_stream(pipeline.run())
-    with ProgressReporter(enabled=in_process, total_bytes=input_size(config.inputs),
+    with ProgressReporter(enabled=in_process, total_bytes=total_bytes,
                           rate_cap=None if config.preview else config.sink.max_requests_per_second), \
             StopOnSignals():
         result = pipeline.run()

@@ -186,6 +186,10 @@ class JobConfig:
     max_buffering_seconds: float = 5.0
     no_wait: bool = False
     checkpoint: str | None = None
+    # How a backfill's events travel to the per-user step (transforms.user_blocks, .spill): set
+    # by pipeline.main for the runner it runs on, not by a flag.
+    user_buckets: int = 64
+    spill_dir: str | None = None
 
     @property
     def streaming(self) -> bool:

@@ -15,6 +15,8 @@ userId and anonymousId are never rewritten.
 import bisect
 import math
 
+import orjson
+
 from transforms.timestamps import event_instant
 
 
@@ -107,6 +109,22 @@ class AccountHistory:
     def account_at(self, instant: float | None) -> str | None:
         fact = self.fact_at(instant)
         return None if fact is None else fact[1]
+
+
+def pack_history(facts) -> bytes:
+    """A user's (instant, account[, via_link]) facts -> compact JSON bytes (-inf as null), the
+    form a history crosses to the per-user step in (transforms.packed_lookup).
+
+    >>> unpack_history(pack_history([(-math.inf, "A", False), (5.0, "B", True)])).account_at(6.0)
+    'B'
+    """
+    return orjson.dumps([[None if fact[0] == -math.inf else fact[0], *fact[1:]] for fact in facts])
+
+
+def unpack_history(data: bytes) -> AccountHistory:
+    """What pack_history() wrote -> AccountHistory."""
+    return AccountHistory((-math.inf if fact[0] is None else fact[0], *fact[1:])
+                          for fact in orjson.loads(data))
 
 
 def mapped_account(event: dict, mapping: dict, resolved_user=None) -> str | None:

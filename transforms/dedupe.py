@@ -8,8 +8,8 @@ Batch: no full-event shuffle of its own. The winner is the earliest (path, line 
 whatever order the runner did the work in. Copies of a message nearly always share their own
 key (userId, else anonymousId), so they meet in AttachAccountId's per-user grouping; but the
 rare copies that differ in their ids (one anonymous-only, one with a userId) do not. So a
-compact check decides: every sendable event also leaves a row [messageId, path, line, key hash,
-fact] (CopyLedger: the rows of a bundle travel as a few dozen packed blocks per messageId bucket,
+compact check decides: every sendable event also leaves a row [messageId, path, line, fact]
+(CopyLedger: the rows of a bundle travel as a few dozen packed blocks per messageId bucket,
 not one element per event); `settle_message_ids` names, for each messageId that has several
 copies (about 1% of a backfill), the winning copy by a compact id of its origin (a 64-bit hash
 of the path, the line), and collects the winners' identify/group facts (only calls that passed
@@ -88,15 +88,15 @@ def key_hash(key: str) -> int:
     return zlib.crc32(key.encode("utf-8"))
 
 
-def copy_row(origin, event: dict, key_hashed: int, path_index: int) -> tuple:
-    """(messageId, path index, line, key hash, fact) with fact = [key, instant, account] of an
+def copy_row(origin, event: dict, path_index: int) -> tuple:
+    """(messageId, path index, line, fact) with fact = [key, instant, account] of an
     identify/group call naming an account, else None (instant -inf as None)."""
     fact = None
     if event.get("type") in _FACT_TYPES:
         fact = account_fact(event)
         if fact is not None:
             fact = [user_key(event), None if fact[0] == -math.inf else fact[0], fact[1]]
-    return event["messageId"], path_index, origin[1], key_hashed, fact
+    return event["messageId"], path_index, origin[1], fact
 
 
 _FACT_TYPES = frozenset(("identify", "group"))
@@ -106,20 +106,17 @@ class CopyLedger:
     """Buffers copy rows; drain() -> [(bucket, packed {"paths": [...], "rows": [...]})]."""
 
     def __init__(self):
-        self._paths, self._path_index, self._key_hashes = [], {}, {}
+        self._paths, self._path_index = [], {}
         self._rows = [[] for _ in range(BUCKETS)]
         self.size = 0
 
-    def add(self, origin, event: dict, key: str):
+    def add(self, origin, event: dict):
         path = origin[0]
         index = self._path_index.get(path)
         if index is None:
             index = self._path_index[path] = len(self._paths)
             self._paths.append(path)
-        hashed = self._key_hashes.get(key)
-        if hashed is None:
-            hashed = self._key_hashes[key] = key_hash(key)
-        row = copy_row(origin, event, hashed, index)
+        row = copy_row(origin, event, index)
         self._rows[zlib.crc32(row[0].encode("utf-8")) % BUCKETS].append(row)
         self.size += 1
 
@@ -131,26 +128,25 @@ class CopyLedger:
 
 
 def unpack_rows(blocks):
-    """Packed blocks -> (messageId, (path, line), key hash, fact) rows."""
+    """Packed blocks -> (messageId, (path, line), fact) rows."""
     for block in blocks:
         data = unpack(block)
         paths = data["paths"]
-        for message_id, path_index, line, hashed, fact in data["rows"]:
-            yield message_id, (paths[path_index], line), hashed, fact
+        for message_id, path_index, line, fact in data["rows"]:
+            yield message_id, (paths[path_index], line), fact
 
 
 def settle_message_ids(rows):
     """Copy rows -> (winners {messageId: origin id of its earliest copy} for the messageIds with
     several copies, the winning copies' facts [(key, instant, account)]).
 
-    >>> rows = [("m1", ("b", 1), 7, None), ("m1", ("a", 2), 8, ["a:x", 5.0, "A"]),
-    ...         ("m2", ("a", 3), 7, None)]
+    >>> rows = [("m1", ("b", 1), None), ("m1", ("a", 2), ["a:x", 5.0, "A"]), ("m2", ("a", 3), None)]
     >>> winners, facts = settle_message_ids(rows)
     >>> winners == {"m1": origin_id("a", 2)}, facts
     (True, [('a:x', 5.0, 'A')])
     """
     best, copies = {}, {}
-    for message_id, origin, _, fact in rows:
+    for message_id, origin, fact in rows:
         known = best.get(message_id)
         if known is None:
             best[message_id] = (origin, fact)

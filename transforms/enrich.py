@@ -16,6 +16,11 @@ a barrier anyway, so nothing waits for them):
 History is built from the winning copies' identify/group facts only, each owned by the user its
 key resolves to (an anonymous identify's account counts for the linked user).
 
+The events cross GroupByUser in blocks per user bucket, not one element each
+(transforms.user_blocks), and on a local run the blocks themselves wait in spill files
+(transforms.spill); the link table and the histories are side inputs of packed values, decoded
+when looked up (transforms.packed_lookup).
+
 Streaming: LinkIdentities has tagged each event with its owner; per-owner state holds the
 latest (instant, account) its identify/group calls taught; each event takes its own account,
 else that one, else the mapping (reloaded every `mapping_refresh_minutes`). An event that
@@ -32,11 +37,15 @@ from apache_beam.utils.timestamp import Timestamp
 from transforms import counters
 from transforms.account_mapping import MappingCache
 from transforms.checkpoint import load_settled
-from transforms.accounts import AccountHistory, account_fact, attribute, user_key, with_account
-from transforms.dedupe import (CopyLedger, FLUSH_EVERY, finish_bundle_value, origin_id,
+from transforms.accounts import (AccountHistory, account_fact, attribute, pack_history, unpack_history,
+                                 user_key, with_account)
+from transforms.dedupe import (CopyLedger, FLUSH_EVERY, finish_bundle_value, key_hash, origin_id,
                                settle_copies, settle_message_ids, unpack_rows)
-from transforms.identity import anonymous_id_of, owner_of, owner_of_fact
-from transforms.jsonio import pack, unpack
+from transforms.identity import anonymous_id_of, owner_of, owner_of_fact, unpack_runs
+from transforms.jsonio import unpack
+from transforms.packed_lookup import PackedLookup
+from transforms.spill import SpillFile, SpillReader, block_of
+from transforms.user_blocks import MIN_BUCKETS, UserBlocks, by_user
 
 COPIES = "copies"
 FACTS = "facts"
@@ -44,56 +53,90 @@ _NO_HISTORY = AccountHistory(())
 
 
 class UserKeyer:
-    """Keys sendable events by user for GroupByUser and keeps their copy rows
-    (transforms.dedupe.CopyLedger), for KeyByUserFn and the batch fusion (transforms.prepare).
+    """Puts sendable events into blocks by user bucket for GroupByUser
+    (transforms.user_blocks) and keeps their copy rows (transforms.dedupe.CopyLedger), for
+    KeyByUserFn and the batch fusion (transforms.prepare).
 
-    key(((path, line), event)) -> (own key, packed (origin id, event)); full_blocks() -> the
-    ledger's (bucket, block) records once FLUSH_EVERY rows are buffered, else (); drain() -> all.
+    add(((path, line), event)); full() once FLUSH_EVERY events are buffered; drain() ->
+    ([(bucket, event block)], [(bucket, copy-row block)]); close() at the bundle's end. With
+    `spill_dir` (a local run: transforms.spill) an event block's place in the bundle's spill
+    file stands in for the block.
     """
 
-    def __init__(self):
-        self._path_ids = {}
+    def __init__(self, buckets: int = MIN_BUCKETS, spill_dir: str | None = None):
+        self._path_ids, self._key_hashes = {}, {}
         self._ledger = CopyLedger()
+        self._blocks = UserBlocks(buckets)
+        self._spill = None if spill_dir is None else SpillFile(spill_dir)
 
-    def key(self, sourced) -> tuple:
+    def add(self, sourced):
         (path, line), event = sourced
         key = user_key(event)
-        self._ledger.add(sourced[0], event, key)
+        hashed = self._key_hashes.get(key)
+        if hashed is None:
+            hashed = self._key_hashes[key] = key_hash(key)
+        self._ledger.add(sourced[0], event)
         path_id = self._path_ids.get(path)
         if path_id is None:
             path_id = self._path_ids[path] = origin_id(path, 0)[0]
-        return key, pack(((path_id, line), event))
+        self._blocks.add(key, (path_id, line), event, hashed)
 
-    def full_blocks(self):
-        return self._ledger.drain() if self._ledger.size >= FLUSH_EVERY else ()
+    def full(self) -> bool:
+        return self._blocks.size >= FLUSH_EVERY
 
-    def drain(self) -> list:
-        return self._ledger.drain()
+    def drain(self) -> tuple[list, list]:
+        """-> ([(bucket, event block, or its ref in the spill file)], [(bucket, copy-row block)])."""
+        blocks = self._blocks.drain()
+        if self._spill is not None:
+            blocks = [(bucket, self._spill.write(block)) for bucket, block in blocks]
+        return blocks, self._ledger.drain()
+
+    def close(self):
+        """At the bundle's end, after the last drain(): the spill file is complete."""
+        if self._spill is not None:
+            self._spill.close()
 
 
 class KeyByUserFn(beam.DoFn):
-    """((path, line), event) -> (own key, packed (origin id, event)); a copy row per event to
-    COPIES, in packed blocks per bundle (UserKeyer)."""
+    """((path, line), event) -> (bucket, block of events) for GroupByUser, and (bucket, block
+    of copy rows) to COPIES (UserKeyer), once FLUSH_EVERY events are buffered and at bundle end."""
+
+    def __init__(self, buckets: int = MIN_BUCKETS, spill_dir: str | None = None):
+        self._buckets, self._spill_dir = buckets, spill_dir
 
     def start_bundle(self):
-        self._keyer = UserKeyer()
+        self._keyer = UserKeyer(self._buckets, self._spill_dir)
 
     def process(self, sourced):
-        keyed = self._keyer.key(sourced)
-        for block in self._keyer.full_blocks():
-            yield beam.pvalue.TaggedOutput(COPIES, block)
-        yield keyed
+        self._keyer.add(sourced)
+        if self._keyer.full():
+            yield from keyer_outputs(self._keyer)
 
     def finish_bundle(self):
-        for block in self._keyer.drain():
-            yield beam.pvalue.TaggedOutput(COPIES, finish_bundle_value(block))
+        yield from keyer_outputs(self._keyer, finish_bundle_value, last=True)
+
+
+def keyer_outputs(keyer: UserKeyer, wrap=None, last: bool = False) -> list:
+    """What a UserKeyer holds, drained: event blocks (main output), copy-row blocks to COPIES;
+    each value wrap()ped (finish_bundle: transforms.dedupe.finish_bundle_value). `last`: the
+    bundle ends, the keyer is closed."""
+    events, copies = keyer.drain()
+    if last:
+        keyer.close()
+    if wrap is not None:
+        events, copies = [wrap(block) for block in events], [wrap(block) for block in copies]
+    return events + [beam.pvalue.TaggedOutput(COPIES, block) for block in copies]
 
 
 class SettleCopiesFn(beam.DoFn):
     """(bucket, [blocks]) -> (messageId, winning origin id) of messageIds with several copies;
     FACTS: (owner, (instant, account, via_link)) of each winning identify/group call."""
 
+    def setup(self):
+        self._links = PackedLookup(unpack_runs)
+
     def process(self, bucket_blocks, links):
+        links = self._links.view(links)
         winners, facts = settle_message_ids(unpack_rows(bucket_blocks[1]))
         for message_id, winner in winners.items():
             yield message_id, winner
@@ -103,10 +146,13 @@ class SettleCopiesFn(beam.DoFn):
 
 
 class ResolveFromHistoryFn(counters.CountingDoFn):
-    """(key, [packed (origin, event)]) -> one copy of each messageId, with the account of its
-    owner's history as of its time, else mapped; later copies are counted. With `then`
-    (batch: transforms.sink.to_request), yields then(event, count) instead: the next step's
-    rule applied in this DoFn, which saves the runner handing each event on."""
+    """(bucket, [blocks of events]) -> per user key of the bucket (transforms.user_blocks.by_user),
+    one copy of each messageId, with the account of its owner's history as of its time, else
+    mapped; later copies are counted.
+
+    `then` (batch): a factory of the step that follows, run inside this DoFn, which saves the
+    runner handing each event on (transforms.sink.InlineRequests: requests come out;
+    InlinePreview: blocks of preview lines); one per bundle, drained at its end."""
 
     def __init__(self, mapping_path: str | None, checkpoint: str | None = None, then=None):
         self._mapping_path = mapping_path
@@ -116,34 +162,55 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
     def setup(self):
         self._mapping = MappingCache(self._mapping_path)
         self._settled = load_settled(self._checkpoint) if self._checkpoint else ()
+        self._links, self._histories = PackedLookup(unpack_runs), PackedLookup(unpack_history)
+        self._spilled = SpillReader()
 
-    def process(self, keyed, winners, links, histories):
-        key, packed = keyed
-        events, duplicates, already_settled = settle_copies(map(unpack, packed), winners,
-                                                            self._settled)
+    def start_bundle(self):
+        self._next = None if self._then is None else self._then()
+
+    def process(self, bucket_blocks, winners, links, histories):
+        links, histories = self._links.view(links), self._histories.view(histories)
+        blocks = (block_of(value, self._spilled) for value in bucket_blocks[1])
+        for key, rows in by_user(blocks).items():
+            yield from self._resolve(key, rows, winners, links, histories)
+
+    def finish_bundle(self):
+        self._spilled.close()
+        if self._next is not None:
+            for output in self._next.drain():
+                yield finish_bundle_value(output)
+        self.flush_counts()
+
+    def _resolve(self, key, rows, winners, links, histories):
+        events, duplicates, already_settled = settle_copies(
+            ((origin, unpack(event)) for origin, event in rows), winners, self._settled)
         if duplicates:
             self.count(counters.DUPLICATES, duplicates)
         if already_settled:
             self.count(counters.ALREADY_SETTLED, already_settled)
         mapping = self._mapping.get()
         runs = links.get(anonymous_id_of(key))
-        then, count = self._then, self.count
+        following, count = self._next, self.count
         for _, event in events:
             owner, via_link = owner_of(event, runs)
             account, stitched = attribute(event, histories.get(owner, _NO_HISTORY), mapping,
                                           owner, via_link)
             if account is None:
-                self.count(counters.UNMAPPED)
+                count(counters.UNMAPPED)
             elif stitched:
-                self.count(counters.STITCHED)
+                count(counters.STITCHED)
             event = with_account(event, account)
-            yield event if then is None else then(event, count)
+            if following is None:
+                yield event
+            else:
+                yield from following.add(event, count)
 
 
 def build_history(owner_facts):
-    """(owner, [(instant, account, via_link)]) -> (owner, AccountHistory)."""
+    """(owner, [(instant, account, via_link)]) -> (owner, packed history)
+    (transforms.accounts.pack_history)."""
     owner, facts = owner_facts
-    return owner, AccountHistory(facts)
+    return owner, pack_history(facts)
 
 
 class RememberAccountsFn(counters.CountingDoFn):
@@ -204,8 +271,8 @@ class AttachAccountId(beam.PTransform):
 
     Batch: (origin, event) in, or {"events": keyed, COPIES: blocks} from the batch fusion
     (transforms.prepare), which did KeyByUser's work; `links` the link table from
-    LinkIdentities; `then` (batch) a rule applied to each resolved event in the last step
-    (transforms.sink.to_request: requests come out). Streaming:
+    LinkIdentities; `then` (batch) the factory of the step that follows, run in the last step
+    (transforms.sink.InlineRequests: requests come out; InlinePreview: preview-line blocks). Streaming:
     (owner, event) in, from Dedupe.
     """
 
@@ -213,7 +280,7 @@ class AttachAccountId(beam.PTransform):
                  mapping_refresh_minutes: float = 60.0, links=None, identity_ttl_days: float = 30.0,
                  checkpoint: str | None = None, then=None):
         super().__init__()
-        self._then = then  # batch: a rule applied to each resolved event (transforms.sink.to_request)
+        self._then = then  # batch: the following step, inline (ResolveFromHistoryFn)
         self._mapping_path = mapping_path
         self._checkpoint = checkpoint  # batch: events it holds are settled already, not sent
         self._streaming = streaming
@@ -232,7 +299,7 @@ class AttachAccountId(beam.PTransform):
             keyed, pipeline = events, events["events"].pipeline
         else:
             keyed, pipeline = events | "KeyByUser" >> beam.ParDo(KeyByUserFn()).with_output_types(
-                beam.typehints.KV[str, bytes]).with_outputs(COPIES, main="events"), events.pipeline
+                beam.typehints.KV[int, beam.typehints.Any]).with_outputs(COPIES, main="events"), events.pipeline
         links = self._links if self._links is not None else (
             pipeline | "NoLinks" >> beam.Create([]))
         link_table = beam.pvalue.AsDict(links)

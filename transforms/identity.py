@@ -183,11 +183,28 @@ def encode_points(points) -> bytes:
     return pack(users)
 
 
+def pack_runs(runs) -> bytes:
+    """merge_links()'s runs -> compact JSON bytes (-inf as null): the link table's values as
+    they cross to the per-user step (transforms.packed_lookup).
+
+    >>> unpack_runs(pack_runs(((-math.inf, "u1"), (5.0, "u2"))))
+    ((-inf, 'u1'), (5.0, 'u2'))
+    """
+    return pack([[None if instant == -math.inf else instant, user] for instant, user in runs])
+
+
+def unpack_runs(data: bytes) -> tuple:
+    """What pack_runs() wrote -> the runs."""
+    return tuple((-math.inf if instant is None else instant, user) for instant, user in unpack(data))
+
+
 class MergeLinksFn(beam.DoFn):
+    """(anonymousId, [packed buffered links]) -> (anonymousId, packed runs): the link table."""
+
     def process(self, keyed):
         anonymous_id, packed = keyed
         points = [point for data in packed for point in decode_points(data)]
-        yield anonymous_id, merge_links(points)
+        yield anonymous_id, pack_runs(merge_links(points))
 
 
 class LearnLinksFn(beam.DoFn):

@@ -20,11 +20,12 @@ import apache_beam as beam
 from transforms import counters, tags
 from transforms.consent import consent_check
 from transforms.dedupe import finish_bundle_value
-from transforms.enrich import COPIES, UserKeyer
+from transforms.enrich import COPIES, UserKeyer, keyer_outputs
 from transforms.identity import LinkBuffer
 from transforms.parse import parse_sourced
 from transforms.read import read_lines
 from transforms.route import route_check
+from transforms.user_blocks import MIN_BUCKETS
 from transforms.whitelist import parse_whitelist, whitelist_check
 
 LINKS = "links"
@@ -35,10 +36,12 @@ class ParseToUserFn(counters.CountingDoFn):
     """(source, raw line) -> (own key, packed (origin id, event)) of each sendable event; COPIES
     and LINKS in packed blocks per bundle; DEAD_LETTER: lines Parse rejects."""
 
-    def __init__(self, integration_names, call_types, allowed: frozenset):
+    def __init__(self, integration_names, call_types, allowed: frozenset,
+                 user_buckets: int = MIN_BUCKETS, spill_dir: str | None = None):
         self._names = tuple(integration_names)
         self._call_types = tuple(call_types)
         self._allowed = allowed
+        self._user_buckets, self._spill_dir = user_buckets, spill_dir
 
     def setup(self):
         self._consented = consent_check(self._names)
@@ -47,7 +50,7 @@ class ParseToUserFn(counters.CountingDoFn):
 
     def start_bundle(self):
         self._links = LinkBuffer()
-        self._keyer = UserKeyer()
+        self._keyer = UserKeyer(self._user_buckets, self._spill_dir)
 
     def process(self, sourced_line):
         return self._prepare(sourced_line)
@@ -62,15 +65,16 @@ class ParseToUserFn(counters.CountingDoFn):
             return ()
         out = [beam.pvalue.TaggedOutput(LINKS, link) for link in self._links.add(event)]
         if self._routed(event, count) and self._whitelisted(event, count):
-            out.append(self._keyer.key(sourced))
-            out.extend(beam.pvalue.TaggedOutput(COPIES, block) for block in self._keyer.full_blocks())
+            keyer = self._keyer
+            keyer.add(sourced)
+            if keyer.full():
+                out.extend(keyer_outputs(keyer))
         return out
 
     def finish_bundle(self):
         for link in self._links.drain():
             yield beam.pvalue.TaggedOutput(LINKS, finish_bundle_value(link))
-        for block in self._keyer.drain():
-            yield beam.pvalue.TaggedOutput(COPIES, finish_bundle_value(block))
+        yield from keyer_outputs(self._keyer, finish_bundle_value, last=True)
         self.flush_counts()
 
 
@@ -93,21 +97,25 @@ class ParseToUser(beam.PTransform):
     FilterConsent, LinkIdentities' BufferLinks, RouteByCallType, FilterWhitelist and
     AttachAccountId's KeyByUser give, in one step). `read_files`: the input is the paths of
     the files to read (transforms.read.MatchSegmentFiles), and reading them (ReadLinesFn's
-    read_lines, its damage dead-lettered with Parse's records) is part of the step too."""
+    read_lines, its damage dead-lettered with Parse's records) is part of the step too.
+    `user_buckets`, `spill_dir`: how the events travel to the per-user step (UserKeyer)."""
 
     def __init__(self, integration_names, call_types, track_whitelist: str | None,
-                 read_files: bool = False):
+                 read_files: bool = False, user_buckets: int = MIN_BUCKETS,
+                 spill_dir: str | None = None):
         super().__init__()
         self._read_files = read_files
         self._names = tuple(integration_names)
         self._call_types = tuple(call_types)
         self._allowed = parse_whitelist(track_whitelist)
+        self._user_buckets, self._spill_dir = user_buckets, spill_dir
 
     def expand(self, lines):
         fn = ReadToUserFn if self._read_files else ParseToUserFn
         results = lines | beam.ParDo(
-            fn(self._names, self._call_types, self._allowed)).with_output_types(
-                beam.typehints.KV[str, bytes]).with_outputs(
+            fn(self._names, self._call_types, self._allowed, self._user_buckets,
+               self._spill_dir)).with_output_types(
+                beam.typehints.KV[int, beam.typehints.Any]).with_outputs(
                 COPIES, LINKS, tags.DEAD_LETTER, main=EVENTS)
         return {EVENTS: results[EVENTS], COPIES: results[COPIES], LINKS: results[LINKS],
                 tags.DEAD_LETTER: results[tags.DEAD_LETTER]}

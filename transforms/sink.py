@@ -1,7 +1,10 @@
 """The sink: requests built, batched per shard, delivered to the destination (or previewed).
 
     event ─► ToRequests ─► (messageId, body) ─► BatchRequests ─► (shard, [requests]) ─► DeliverRequests
-                                        └─► PreviewRequests (--preview: written, not sent)
+                                        └─► preview lines (--preview: written, not sent)
+
+In batch, ToRequests (and the preview's lines) run inside the step before them
+(InlineRequests, InlinePreview).
 
 Shared by every destination: what a request looks like, its credential and what an answer
 means come from the transforms.destinations module named by SinkConfig.destination.
@@ -19,7 +22,6 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms import counters, destinations, stopping
@@ -29,7 +31,7 @@ from transforms.dead_letter import dead_letter_record
 from transforms.durable_append import DurableAppender
 from transforms.http_delivery import RateLimiter, RequestSender, RetryPolicy, make_session, secret_forms
 from transforms.jsonio import dumps_compact, loads_event
-from transforms.jsonl_files import LineBlocks, WriteJsonLines
+from transforms.jsonl_files import LineBlocks
 from transforms.secrets import Secret, resolve_access_key
 
 _LOG = logging.getLogger(__name__)
@@ -323,37 +325,32 @@ def preview_line(request, url: str, path: str) -> str:
     return '{"url":"%s","path":"%s","body":%s}' % (url, path, request[1])
 
 
-class PreviewLinesFn(counters.CountingDoFn):
-    """(messageId, body) -> preview_line()s, joined in blocks (transforms.jsonl_files.LineBlocks)
-    for WriteJsonLines; counts previewed."""
+class InlineRequests:
+    """Batch: ToRequests' rule run inside the step before it (AttachAccountId's last DoFn),
+    which saves the runner handing every event on. add(event, count) -> the outputs for the
+    event; drain() -> the outputs left at the bundle's end."""
+
+    def add(self, event: dict, count) -> tuple:
+        return (to_request(event, count),)
+
+    def drain(self) -> tuple:
+        return ()
+
+
+class InlinePreview(InlineRequests):
+    """Batch --preview: ToRequests' rule, then each request's preview_line(), inside the step
+    before them; the lines come out joined in blocks (transforms.jsonl_files.LineBlocks) for
+    WriteJsonLines(joined=True). Counts previewed."""
 
     def __init__(self, url: str, path: str):
         self._url, self._path = url, path
-
-    def start_bundle(self):
         self._blocks = LineBlocks()
 
-    def process(self, request):
-        self.count(counters.PREVIEWED)
-        block = self._blocks.add(preview_line(request, self._url, self._path))
+    def add(self, event: dict, count) -> tuple:
+        count(counters.PREVIEWED)
+        block = self._blocks.add(preview_line(to_request(event, count), self._url, self._path))
         return () if block is None else (block,)
 
-    def finish_bundle(self):
+    def drain(self) -> tuple:
         block = self._blocks.drain()
-        if block is not None:
-            yield GlobalWindows.windowed_value(block)
-        self.flush_counts()
-
-
-class PreviewRequests(beam.PTransform):
-    """(messageId, body) -> JSONL files at PREFIX of the requests that would be sent to `url`."""
-
-    def __init__(self, prefix: str, url: str, path: str):
-        super().__init__()
-        self._prefix = prefix
-        self._url, self._path = url, path
-
-    def expand(self, requests):
-        return (requests
-                | "ToLines" >> beam.ParDo(PreviewLinesFn(self._url, self._path))
-                | "Write" >> WriteJsonLines(self._prefix, joined=True))
+        return () if block is None else (block,)

@@ -12,6 +12,7 @@ from transforms.identity import LinkIdentities
 from transforms.jsonio import unpack
 from transforms.parse import ParseEvents
 from transforms.prepare import EVENTS, LINKS, ParseToUser
+from transforms.user_blocks import by_user
 from transforms.route import RouteByCallType
 from transforms.whitelist import FilterWhitelist
 
@@ -53,10 +54,17 @@ def _fused(lines):
     return fused[EVENTS], fused[COPIES], links, fused[tags.DEAD_LETTER]
 
 
-VIEWS = {"events": lambda kv: (kv[0], json.dumps(unpack(kv[1]), sort_keys=True)),
-         "copies": lambda block: json.dumps(unpack(block[1]), sort_keys=True),
-         "links": repr,
-         "dead": lambda record: record["reason"]}
+def _events_view(bucket_block):
+    """An event block -> (bucket, key, origin, event) per event in it."""
+    bucket, block = bucket_block
+    return [(bucket, key, origin, json.dumps(unpack(event), sort_keys=True))
+            for key, rows in by_user([block]).items() for origin, event in rows]
+
+
+VIEWS = {"events": _events_view,
+         "copies": lambda block: [json.dumps(unpack(block[1]), sort_keys=True)],
+         "links": lambda link: [repr(link)],
+         "dead": lambda record: [record["reason"]]}
 
 
 class _Graph(beam.PTransform):
@@ -70,7 +78,7 @@ class _Graph(beam.PTransform):
 
 def _views(pipeline, build, label):
     outputs = pipeline | f"Lines{label}" >> beam.Create(RAW) | label >> _Graph(build)
-    return {name: pcoll | f"{label}{name}" >> beam.Map(VIEWS[name])
+    return {name: pcoll | f"{label}{name}" >> beam.FlatMap(VIEWS[name])
             for name, pcoll in zip(VIEWS, outputs)}
 
 
@@ -122,7 +130,7 @@ def test_read_to_user_reads_files_as_read_then_parse_to_user(run, tmp_path):
         if read_dead is not None:
             dead = (dead, read_dead) | f"AllDead{label}" >> beam.Flatten()
         outputs = (fused[EVENTS], fused[COPIES], fused[LINKS], dead)
-        return {name: pcoll | f"{label}{name}" >> beam.Map(VIEWS[name] if name != "links" else repr)
+        return {name: pcoll | f"{label}{name}" >> beam.FlatMap(VIEWS[name])
                 for name, pcoll in zip(VIEWS, outputs)}
 
     counted = _check(run, views, read_to_user, read_then_fuse,

@@ -1,5 +1,6 @@
 """One TestPipeline test per composite: data in, exact data and counters out."""
 import gzip
+import functools
 import json
 
 import apache_beam as beam
@@ -9,7 +10,8 @@ from transforms import tags
 from transforms.consent import FilterConsent
 from transforms.dead_letter import WriteDeadLetters
 from transforms.enrich import AttachAccountId
-from transforms.sink import BatchRequests, PreviewRequests, ToRequests
+from transforms.jsonl_files import WriteJsonLines
+from transforms.sink import BatchRequests, InlinePreview
 from transforms.parse import ParseEvents
 from transforms.read import ReadSegmentFiles
 from transforms.route import RouteByCallType
@@ -153,10 +155,11 @@ def _all_true():
 URL = "https://event.gainsight.com/clickstream/segmentio/event"
 
 
-def test_to_requests_and_preview_write_bodies_without_key(run, tmp_path):
+def test_preview_inline_writes_bodies_without_key(run, tmp_path):
     events = [track("m1", properties={"accountId": "A"}), {"type": "group", "userId": "u", "groupId": "G", "messageId": "g"}]
-    _ = run.pipeline | beam.Create(events) | ToRequests() | PreviewRequests(
-        str(tmp_path / "preview"), URL, "/clickstream/segmentio/event")
+    _ = (run.pipeline | beam.Create(sourced(events))
+         | AttachAccountId(None, then=functools.partial(InlinePreview, URL, "/clickstream/segmentio/event"))
+         | WriteJsonLines(str(tmp_path / "preview"), joined=True))
     counters = run.finish().counters
     lines = [json.loads(line) for path in tmp_path.glob("preview*.jsonl") for line in path.read_text().splitlines()]
     assert sorted(lines, key=lambda l: l["body"]["messageId"]) == [

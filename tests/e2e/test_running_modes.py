@@ -85,3 +85,36 @@ def test_refused_mode_fails_at_start_up_naming_the_flag(mode, export, tmp_path, 
     assert code == 2
     assert f"configuration error: {message}" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # refused before anything was read or written
+
+
+def _preview_lines(out: Path) -> collections.Counter:
+    return collections.Counter(line for path in sorted(glob.glob(f"{out}/preview-*.jsonl"))
+                               for line in Path(path).read_text(encoding="utf-8").splitlines())
+
+
+def test_a_local_backfill_spills_its_events_and_through_the_shuffle_gives_the_same(
+        export, default_outcome, tmp_path, monkeypatch):
+    """A local run sends its events to the per-user step through spill files (transforms.spill)
+    in a directory of its own, gone after the run; the same run with the events through Beam's
+    shuffle instead (as on Dataflow) gives the default's requests, line for line."""
+    import tempfile
+    import pipeline.main
+    from transforms import spill
+    spill_root = tmp_path / "tmp"
+    spill_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_root))
+    spilled_bytes = []
+    write = spill.SpillFile.write
+    monkeypatch.setattr(spill.SpillFile, "write",
+                        lambda self, block: spilled_bytes.append(len(block)) or write(self, block))
+    results = {}
+    for name in ("spilled", "shuffled"):
+        if name == "shuffled":
+            monkeypatch.setattr(pipeline.main, "with_event_travel", lambda config, remote, size: config)
+        out = tmp_path / name
+        spilled_bytes.clear()
+        assert run(job_args(export, out) + ["--dead_letter", str(out / "dead-letter")], environ={}) == 0
+        results[name] = (_preview_lines(out), sum(spilled_bytes))
+        assert not list(spill_root.iterdir())   # the run's spill directory is gone
+    assert results["spilled"][1] > 100_000 and results["shuffled"][1] == 0
+    assert results["spilled"][0] == results["shuffled"][0] == default_outcome["requests"]

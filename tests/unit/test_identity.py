@@ -119,8 +119,8 @@ def test_settle_copies_skips_the_chosen_copy_of_a_settled_message_and_counts_the
 
 
 def test_settle_message_ids_names_the_earliest_copy_of_ids_with_several_copies():
-    rows = [("m1", ("a", 1), 1, None),
-            ("m2", ("b", 5), 1, ["u:x", 1.0, "A"]), ("m2", ("a", 9), 2, ["a:y", 2.0, "B"])]
+    rows = [("m1", ("a", 1), None),
+            ("m2", ("b", 5), ["u:x", 1.0, "A"]), ("m2", ("a", 9), ["a:y", 2.0, "B"])]
     winners, facts = settle_message_ids(rows)
     assert winners == {"m2": origin_id("a", 9)}
     assert sorted(facts) == [("a:y", 2.0, "B")]   # only the winning copy's fact
@@ -164,7 +164,7 @@ copies = st.lists(st.tuples(st.sampled_from(["m1", "m2", "m3"]),
 def test_groups_plus_the_check_send_exactly_the_earliest_copy_of_each_message(rows):
     """However copies fall into per-user groups, exactly one copy per messageId is sent: the
     earliest (path, line) one, and every other copy is counted once."""
-    winners, _ = settle_message_ids([(mid, origin, key, None) for mid, origin, key in rows])
+    winners, _ = settle_message_ids([(mid, origin, None) for mid, origin, _ in rows])
     sent, counted = [], 0
     for key in {key for _, _, key in rows}:
         group = [(origin_id(*origin), {"messageId": mid}) for mid, origin, k in rows if k == key]

@@ -1,0 +1,117 @@
+"""How a backfill's events travel to the per-user step: blocks by user bucket
+(transforms.user_blocks), spill files on a local run (transforms.spill), packed side inputs
+(transforms.packed_lookup)."""
+import math
+
+import pytest
+
+from transforms.accounts import pack_history, unpack_history
+from transforms.dedupe import key_hash
+from transforms.enrich import UserKeyer
+from transforms.identity import pack_runs, unpack_runs
+from transforms.jsonio import unpack
+from transforms.packed_lookup import PackedLookup
+from transforms.spill import SpillFile, SpillReader, block_of
+from transforms.user_blocks import MAX_BUCKETS, MIN_BUCKETS, UserBlocks, bucket_of, by_user, user_buckets
+
+
+def test_bucket_count_grows_with_the_input_and_is_bounded():
+    assert user_buckets(None) == user_buckets(0) == MIN_BUCKETS
+    assert user_buckets(512 << 20) == MIN_BUCKETS
+    assert user_buckets((512 << 20) + 1) == MIN_BUCKETS + 1
+    assert user_buckets(1 << 50) == MAX_BUCKETS
+
+
+def test_every_event_of_a_user_lands_in_one_bucket_and_comes_back_whole():
+    events = [{"messageId": f"m{n}", "userId": f"u{n % 7}", "text": "line\nbreak \u00e9 \"q\""}
+              for n in range(300)]
+    first, second = UserBlocks(buckets=8), UserBlocks(buckets=8)
+    for n, event in enumerate(events):
+        (first if n % 2 else second).add(f"u:{event['userId']}", (11, n), event)
+    blocks = first.drain() + second.drain()
+    assert first.drain() == [] and first.size == 0
+    buckets = {}
+    for bucket, block in blocks:
+        buckets.setdefault(bucket, []).append(block)
+    seen = {}
+    for bucket, bucket_blocks in buckets.items():
+        for key, rows in by_user(bucket_blocks).items():
+            assert bucket_of(key_hash(key), 8) == bucket
+            assert key not in seen    # a user's rows are all in one bucket
+            seen[key] = {origin: unpack(event) for origin, event in rows}
+    assert {origin: event for rows in seen.values() for origin, event in rows.items()} == {
+        (11, n): event for n, event in enumerate(events)}
+    assert sorted(seen) == sorted({f"u:u{n}" for n in range(7)})
+
+
+def test_a_block_whose_header_and_events_disagree_is_an_error_not_a_silent_drop():
+    blocks = UserBlocks(buckets=1)
+    blocks.add("u:1", (1, 1), {"messageId": "m1"})
+    blocks.add("u:1", (1, 2), {"messageId": "m2"})
+    (_, block), = blocks.drain()
+    with pytest.raises(ValueError):
+        by_user([block.rsplit(b"\n", 1)[0]])
+
+
+def test_spilled_blocks_read_back_from_several_files(tmp_path):
+    files = [SpillFile(str(tmp_path)), SpillFile(str(tmp_path))]
+    written = {}
+    for n in range(40):
+        block = bytes([n]) * (n * 1000 + 1)
+        written[files[n % 2].write(block)] = block
+    for spill in files:
+        spill.close()
+    assert len(list(tmp_path.iterdir())) == 2
+    reader = SpillReader()
+    assert {ref: block_of(ref, reader) for ref in written} == written
+    assert block_of(b"inline", reader) == b"inline"
+    reader.close()
+
+
+def test_a_spill_file_cut_short_is_a_clear_error(tmp_path):
+    spill = SpillFile(str(tmp_path))
+    ref = spill.write(b"x" * 100)
+    spill.close()
+    with open(ref[0], "r+b") as handle:
+        handle.truncate(50)
+    with pytest.raises(OSError, match="shorter than its blocks"):
+        SpillReader().read(ref)
+
+
+def test_a_keyer_with_a_spill_dir_sends_refs_to_the_blocks_it_would_have_sent(tmp_path):
+    sourced = [(("f.jsonl", n), {"type": "track", "event": "E", "messageId": f"m{n}",
+                                  "userId": f"u{n % 3}"}) for n in range(1, 50)]
+    plain, spilled = UserKeyer(4), UserKeyer(4, str(tmp_path))
+    for item in sourced:
+        plain.add(item)
+        spilled.add(item)
+    (plain_blocks, plain_copies), (refs, copies) = plain.drain(), spilled.drain()
+    spilled.close()
+    reader = SpillReader()
+    assert sorted((bucket, block_of(ref, reader)) for bucket, ref in refs) == sorted(plain_blocks)
+    assert all(not isinstance(ref, bytes) for _, ref in refs) and copies == plain_copies
+
+
+def test_packed_lookup_decodes_each_key_once_per_side_input():
+    decoded = []
+
+    def decode(data):
+        decoded.append(data)
+        return data.decode()
+
+    lookup = PackedLookup(decode)
+    side_input = {"a": b"A", "b": b"B"}
+    view = lookup.view(side_input)
+    assert [view.get("a"), view.get("a"), view.get("b"), view.get("z", "-"), view.get("z")] == \
+        ["A", "A", "B", "-", None]
+    assert decoded == [b"A", b"B"]
+    assert lookup.view({"a": b"other"}).get("a") == "other"   # another side input: read anew
+
+
+def test_histories_and_link_runs_pack_and_unpack_exactly():
+    facts = [(-math.inf, "A", False), (10.0, "B", True), (5.5, "C", False)]
+    history = unpack_history(pack_history(facts))
+    assert [history.fact_at(t) for t in (None, -1.0, 6.0, 11.0)] == [
+        (10.0, "B", True), (-math.inf, "A", False), (5.5, "C", False), (10.0, "B", True)]
+    runs = ((-math.inf, "u1"), (3.25, "u2"))
+    assert unpack_runs(pack_runs(runs)) == runs
