@@ -49,7 +49,7 @@ from transforms.destinations import gainsight_cs
 from transforms.sink import preview_line
 from transforms.jsonio import dumps_compact
 from transforms.parse import InvalidEvent, parse_line
-from transforms.read import iter_lines, open_events_file
+from transforms.read import is_blank, iter_lines, open_events_file
 from transforms.tags import SENDABLE_TYPES
 from transforms.whitelist import is_whitelisted, parse_whitelist
 
@@ -93,7 +93,7 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
                 try:
                     with open_events_file(path) as stream:
                         for last_line, raw in iter_lines(stream):
-                            if not raw.strip():
+                            if is_blank(raw):
                                 counts[counters.BLANK_LINES] += 1
                                 continue
                             counts[counters.READ] += 1

@@ -111,8 +111,8 @@ def _size(size: int) -> str:
 
 
 class ProgressReporter:
-    """Context manager: enables LOCAL_TALLY and prints progress_line() every `interval` seconds
-    (when `enabled`: the counts must be made in this process)."""
+    """Context manager: resets and enables LOCAL_TALLY and prints progress_line() every
+    `interval` seconds (when `enabled`: the counts must be made in this process)."""
 
     def __init__(self, interval: float = PROGRESS_INTERVAL_SECONDS, out=None, clock=time.monotonic,
                  enabled: bool = True, memory=resident_memory_bytes, total_bytes: int | None = None,
@@ -129,6 +129,7 @@ class ProgressReporter:
 
     def __enter__(self):
         if self._enabled:
+            counters.LOCAL_TALLY.reset()   # a run's counts only, also when run() is called again
             counters.LOCAL_TALLY.enabled = True
             self._started = self._clock()
             self._thread.start()

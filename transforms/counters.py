@@ -80,6 +80,13 @@ class LocalTally:
                 self._per_thread.append(counts)
         counts[name] = counts.get(name, 0) + value
 
+    def reset(self):
+        """Forgets every count (a new run starts from zero; threads that counted before add to
+        new dicts)."""
+        with self._lock:
+            self._per_thread = []
+            self._local = threading.local()
+
     def snapshot(self) -> dict:
         total = Counter()
         with self._lock:

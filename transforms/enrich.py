@@ -45,7 +45,7 @@ from transforms.identity import anonymous_id_of, owner_of, owner_of_fact, unpack
 from transforms.jsonio import unpack
 from transforms.packed_lookup import PackedLookup
 from transforms.spill import SpillFile, SpillReader, block_of
-from transforms.user_blocks import MIN_BUCKETS, UserBlocks, by_user
+from transforms.user_blocks import MIN_BUCKETS, UserBlocks, block_chunks, by_user, join_block
 
 COPIES = "copies"
 FACTS = "facts"
@@ -86,9 +86,12 @@ class UserKeyer:
 
     def drain(self) -> tuple[list, list]:
         """-> ([(bucket, event block, or its ref in the spill file)], [(bucket, copy-row block)])."""
-        blocks = self._blocks.drain()
-        if self._spill is not None:
-            blocks = [(bucket, self._spill.write(block)) for bucket, block in blocks]
+        parts = self._blocks.drain()
+        if self._spill is None:
+            blocks = [(bucket, join_block(block_parts)) for bucket, block_parts in parts]
+        else:
+            blocks = [(bucket, self._spill.write(block_chunks(block_parts)))
+                      for bucket, block_parts in parts]
         return blocks, self._ledger.drain()
 
     def close(self):

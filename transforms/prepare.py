@@ -53,23 +53,31 @@ class ParseToUserFn(counters.CountingDoFn):
         self._keyer = UserKeyer(self._user_buckets, self._spill_dir)
 
     def process(self, sourced_line):
-        return self._prepare(sourced_line)
+        return self._prepare((sourced_line,))
 
-    def _prepare(self, sourced_line) -> list:
-        count = self.count
-        sourced, record = parse_sourced(sourced_line, count)
-        if record is not None:
-            return [beam.pvalue.TaggedOutput(tags.DEAD_LETTER, record)]
-        event = sourced[1]
-        if not self._consented(event, count):
-            return ()
-        out = [beam.pvalue.TaggedOutput(LINKS, link) for link in self._links.add(event)]
-        if self._routed(event, count) and self._whitelisted(event, count):
-            keyer = self._keyer
-            keyer.add(sourced)
-            if keyer.full():
-                out.extend(keyer_outputs(keyer))
-        return out
+    def _prepare(self, items):
+        """What the step gives for `items`: (source, raw line) pairs, or (ReadToUserFn)
+        read_lines' lines and its dead-letter record of a damaged file. One loop for all of
+        them, with what it calls looked up once."""
+        count, links, keyer = self.count, self._links, self._keyer
+        consented, routed, whitelisted = self._consented, self._routed, self._whitelisted
+        for item in items:
+            if type(item) is not tuple:   # read_lines: the file is damaged
+                yield beam.pvalue.TaggedOutput(tags.DEAD_LETTER, item)
+                continue
+            sourced, record = parse_sourced(item, count)
+            if record is not None:
+                yield beam.pvalue.TaggedOutput(tags.DEAD_LETTER, record)
+                continue
+            event = sourced[1]
+            if not consented(event, count):
+                continue
+            for link in links.add(event):
+                yield beam.pvalue.TaggedOutput(LINKS, link)
+            if routed(event, count) and whitelisted(event, count):
+                keyer.add(sourced)
+                if keyer.full():
+                    yield from keyer_outputs(keyer)
 
     def finish_bundle(self):
         for link in self._links.drain():
@@ -83,12 +91,7 @@ class ReadToUserFn(ParseToUserFn):
     give, the file's damage (a read dead-letter record) to DEAD_LETTER with Parse's."""
 
     def process(self, path):
-        prepare = self._prepare
-        for item in read_lines(path, self.count):
-            if type(item) is tuple:
-                yield from prepare(item)
-            else:
-                yield beam.pvalue.TaggedOutput(tags.DEAD_LETTER, item)
+        return self._prepare(read_lines(path, self.count))
 
 
 class ParseToUser(beam.PTransform):

@@ -53,6 +53,15 @@ def iter_lines(stream, max_line: int = MAX_LINE_HEAD):
         yield line_number, line.rstrip(b"\r\n")
 
 
+def is_blank(line: bytes) -> bool:
+    """Nothing but ASCII whitespace (what bytes.strip() removes), without copying the line.
+
+    >>> is_blank(b""), is_blank(b" \t"), is_blank(b" x ")
+    (True, True, False)
+    """
+    return not line or line.isspace()
+
+
 def _skip_to_next_line(stream, chunk: int):
     while True:
         rest = stream.readline(chunk)
@@ -75,28 +84,36 @@ def read_lines(path: str, count, position_every: int = 1000):
     and at the end, for the progress line's share of the input read.
     ReadLinesFn's rule; the batch fusion (transforms.prepare) reads files with it too.
     """
-    last_line = 0
+    last_line = read = 0
     if stop_requested():
         return
     position = _Position()
+    stopped = stop_requested
     try:
         with open_events_file(path) as stream:
             for last_line, line in iter_lines(stream):
-                if stop_requested():
+                if stopped():
                     break
                 if last_line % position_every == 0:
                     count(counters.BYTES_READ, position.advance(stream))
-                if line.strip():
-                    count(counters.READ)
-                    yield (path, last_line), line
-                else:
+                    count(counters.READ, read)   # counted in bulk: one call per event is dear
+                    read = 0
+                if is_blank(line):
                     count(counters.BLANK_LINES)
+                else:
+                    read += 1
+                    yield (path, last_line), line
             count(counters.BYTES_READ, position.advance(stream))
     except _READ_ERRORS as err:
+        count(counters.READ, read)
+        read = 0
         count(counters.UNREADABLE_FILES)
         yield dead_letter_record(
             "read", f"file unreadable after line {last_line}: {type(err).__name__}: {err}",
             source=path)
+    finally:
+        if read:
+            count(counters.READ, read)
 
 
 class ReadLinesFn(counters.CountingDoFn):

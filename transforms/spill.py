@@ -17,7 +17,7 @@ lets the per-user step start.
 
 >>> import tempfile
 >>> spill = SpillFile(tempfile.mkdtemp())
->>> refs = [spill.write(b"first"), spill.write(b"second")]
+>>> refs = [spill.write([b"first"]), spill.write([b"sec", b"ond"])]
 >>> spill.close()
 >>> reader = SpillReader()
 >>> [reader.read(ref) for ref in refs]
@@ -31,21 +31,22 @@ _BUFFER = 1 << 20
 
 
 class SpillFile:
-    """A bundle's spill file, made on the first write(block) -> (path, offset, length)."""
+    """A bundle's spill file, made on the first write(chunks) -> (path, offset, length)."""
 
     def __init__(self, directory: str):
         self._directory = directory
         self._file = None
         self._offset = 0
 
-    def write(self, block: bytes) -> tuple:
+    def write(self, chunks) -> tuple:
+        """A block, given as its bytes in pieces (written as they come) -> its ref."""
         if self._file is None:
             path = os.path.join(self._directory, f"{uuid.uuid4().hex}.blocks")
             self._file = open(path, "xb", buffering=_BUFFER)
-        self._file.write(block)
-        ref = (self._file.name, self._offset, len(block))
-        self._offset += len(block)
-        return ref
+        start = self._offset
+        self._file.writelines(chunks)
+        self._offset = self._file.tell()
+        return self._file.name, start, self._offset - start
 
     def close(self):
         if self._file is not None:

@@ -18,9 +18,10 @@ user_buckets() scales it with the input's size.
 
 >>> blocks = UserBlocks(buckets=4)
 >>> blocks.add("u:1", (7, 1), {"messageId": "m1"}); blocks.add("u:1", (7, 2), {"messageId": "m2"})
->>> [(bucket, dict(by_user([block]))) for bucket, block in blocks.drain()]
+>>> [(bucket, dict(by_user([join_block(parts)]))) for bucket, parts in blocks.drain()]
 [(2, {'u:1': [((7, 1), b'{"messageId":"m1"}'), ((7, 2), b'{"messageId":"m2"}')]})]
 """
+import itertools
 import math
 
 import orjson
@@ -52,7 +53,7 @@ def bucket_of(key_hashed: int, buckets: int) -> int:
 
 
 class UserBlocks:
-    """Rows buffered per bucket; drain() -> [(bucket, block bytes)] of the non-empty buckets."""
+    """Rows buffered per bucket; drain() -> [(bucket, parts of its block)]."""
 
     def __init__(self, buckets: int):
         self._buckets = buckets
@@ -71,10 +72,24 @@ class UserBlocks:
         self.size += 1
 
     def drain(self) -> list:
-        blocks = [(bucket, _SEPARATOR.join([orjson.dumps(headers), *self._events[bucket]]))
-                  for bucket, headers in self._headers.items()]
+        """-> [(bucket, parts)] of the non-empty buckets: join_block(parts) is the block, and
+        block_chunks(parts) its bytes in pieces (to write it without joining it first)."""
+        parts = [(bucket, [orjson.dumps(headers), *self._events[bucket]])
+                 for bucket, headers in self._headers.items()]
         self._headers, self._events, self.size = {}, {}, 0
-        return blocks
+        return parts
+
+
+def join_block(parts: list) -> bytes:
+    """UserBlocks.drain()'s parts -> the block."""
+    return _SEPARATOR.join(parts)
+
+
+def block_chunks(parts: list):
+    """UserBlocks.drain()'s parts -> the block's bytes in pieces, in order (b"".join() of them
+    is join_block(parts))."""
+    return itertools.chain(parts[:1], itertools.chain.from_iterable(
+        zip(itertools.repeat(_SEPARATOR), itertools.islice(parts, 1, None))))
 
 
 def by_user(blocks) -> dict:

@@ -105,8 +105,12 @@ def test_a_local_backfill_spills_its_events_and_through_the_shuffle_gives_the_sa
     monkeypatch.setattr(tempfile, "tempdir", str(spill_root))
     spilled_bytes = []
     write = spill.SpillFile.write
-    monkeypatch.setattr(spill.SpillFile, "write",
-                        lambda self, block: spilled_bytes.append(len(block)) or write(self, block))
+
+    def counted_write(self, chunks):
+        block = b"".join(chunks)
+        spilled_bytes.append(len(block))
+        return write(self, [block])
+    monkeypatch.setattr(spill.SpillFile, "write", counted_write)
     results = {}
     for name in ("spilled", "shuffled"):
         if name == "shuffled":

@@ -12,7 +12,8 @@ from transforms.identity import pack_runs, unpack_runs
 from transforms.jsonio import unpack
 from transforms.packed_lookup import PackedLookup
 from transforms.spill import SpillFile, SpillReader, block_of
-from transforms.user_blocks import MAX_BUCKETS, MIN_BUCKETS, UserBlocks, bucket_of, by_user, user_buckets
+from transforms.user_blocks import (MAX_BUCKETS, MIN_BUCKETS, UserBlocks, block_chunks, bucket_of, by_user,
+                                    join_block, user_buckets)
 
 
 def test_bucket_count_grows_with_the_input_and_is_bounded():
@@ -28,7 +29,7 @@ def test_every_event_of_a_user_lands_in_one_bucket_and_comes_back_whole():
     first, second = UserBlocks(buckets=8), UserBlocks(buckets=8)
     for n, event in enumerate(events):
         (first if n % 2 else second).add(f"u:{event['userId']}", (11, n), event)
-    blocks = first.drain() + second.drain()
+    blocks = [(bucket, join_block(parts)) for bucket, parts in first.drain() + second.drain()]
     assert first.drain() == [] and first.size == 0
     buckets = {}
     for bucket, block in blocks:
@@ -48,7 +49,9 @@ def test_a_block_whose_header_and_events_disagree_is_an_error_not_a_silent_drop(
     blocks = UserBlocks(buckets=1)
     blocks.add("u:1", (1, 1), {"messageId": "m1"})
     blocks.add("u:1", (1, 2), {"messageId": "m2"})
-    (_, block), = blocks.drain()
+    (_, parts), = blocks.drain()
+    block = join_block(parts)
+    assert b"".join(block_chunks(parts)) == block
     with pytest.raises(ValueError):
         by_user([block.rsplit(b"\n", 1)[0]])
 
@@ -58,7 +61,7 @@ def test_spilled_blocks_read_back_from_several_files(tmp_path):
     written = {}
     for n in range(40):
         block = bytes([n]) * (n * 1000 + 1)
-        written[files[n % 2].write(block)] = block
+        written[files[n % 2].write([block[:7], block[7:]])] = block
     for spill in files:
         spill.close()
     assert len(list(tmp_path.iterdir())) == 2
@@ -70,7 +73,7 @@ def test_spilled_blocks_read_back_from_several_files(tmp_path):
 
 def test_a_spill_file_cut_short_is_a_clear_error(tmp_path):
     spill = SpillFile(str(tmp_path))
-    ref = spill.write(b"x" * 100)
+    ref = spill.write([b"x" * 100])
     spill.close()
     with open(ref[0], "r+b") as handle:
         handle.truncate(50)

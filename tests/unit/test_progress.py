@@ -68,3 +68,16 @@ def test_input_size_sums_the_matched_files(tmp_path):
     (tmp_path / "b.jsonl").write_bytes(b"x" * 5)
     (tmp_path / ".hidden").write_bytes(b"x" * 100)
     assert input_size([f"{tmp_path}/**"]) == 15 and input_size([f"{tmp_path}/a*"]) == 10
+
+
+def test_each_run_s_progress_counts_from_zero():
+    """A second run in the same process (run() called as a library) does not show the first's."""
+    counters.LOCAL_TALLY.add(counters.READ, 6000)   # what an earlier run in this process counted
+    out = io.StringIO()
+    with ProgressReporter(interval=0.05, out=out, memory=lambda: 2**30):
+        counters.LOCAL_TALLY.add(counters.READ, 5)
+        deadline = time.monotonic() + 30
+        while "read 5 " not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert "read 5 " in out.getvalue() and "6005" not in out.getvalue()
+    assert counters.LOCAL_TALLY.snapshot() == {counters.READ: 5}
