@@ -15,8 +15,6 @@ userId and anonymousId are never rewritten.
 import bisect
 import math
 
-import orjson
-
 from transforms.timestamps import event_instant
 
 
@@ -111,20 +109,20 @@ class AccountHistory:
         return None if fact is None else fact[1]
 
 
-def pack_history(facts) -> bytes:
-    """A user's (instant, account[, via_link]) facts -> compact JSON bytes (-inf as null), the
-    form a history crosses to the per-user step in (transforms.packed_lookup).
+def fact_to_json(instant: float, account: str, via_link: bool) -> list:
+    """One history fact -> [instant or null, account, via_link]: how histories cross to the
+    per-user step (transforms.packed_lookup), a list of these per owner.
 
-    >>> unpack_history(pack_history([(-math.inf, "A", False), (5.0, "B", True)])).account_at(6.0)
+    >>> history_from_json([fact_to_json(-math.inf, "A", False), fact_to_json(5.0, "B", True)]).account_at(6.0)
     'B'
     """
-    return orjson.dumps([[None if fact[0] == -math.inf else fact[0], *fact[1:]] for fact in facts])
+    return [None if instant == -math.inf else instant, account, via_link]
 
 
-def unpack_history(data: bytes) -> AccountHistory:
-    """What pack_history() wrote -> AccountHistory."""
-    return AccountHistory((-math.inf if fact[0] is None else fact[0], *fact[1:])
-                          for fact in orjson.loads(data))
+def history_from_json(facts: list) -> AccountHistory:
+    """[fact_to_json(...), ...] -> AccountHistory."""
+    return AccountHistory((-math.inf if instant is None else instant, account, via_link)
+                          for instant, account, via_link in facts)
 
 
 def mapped_account(event: dict, mapping: dict, resolved_user=None) -> str | None:

@@ -18,8 +18,8 @@ key resolves to (an anonymous identify's account counts for the linked user).
 
 The events cross GroupByUser in blocks per user bucket, not one element each
 (transforms.user_blocks), and on a local run the blocks themselves wait in spill files
-(transforms.spill); the link table and the histories are side inputs of packed values, decoded
-when looked up (transforms.packed_lookup).
+(transforms.spill); the link table and the histories are side inputs of packed tables, one element
+per bucket of keys, decoded when looked up (transforms.packed_lookup).
 
 Streaming: LinkIdentities has tagged each event with its owner; per-owner state holds the
 latest (instant, account) its identify/group calls taught; each event takes its own account,
@@ -37,13 +37,13 @@ from apache_beam.utils.timestamp import Timestamp
 from transforms import counters
 from transforms.account_mapping import MappingCache
 from transforms.checkpoint import load_settled
-from transforms.accounts import (AccountHistory, account_fact, attribute, pack_history, unpack_history,
-                                 user_key, with_account)
+from transforms.accounts import (AccountHistory, account_fact, attribute, fact_to_json,
+                                 history_from_json, user_key, with_account)
 from transforms.dedupe import (CopyLedger, FLUSH_EVERY, finish_bundle_value, key_hash, origin_id,
                                settle_copies, settle_message_ids, unpack_rows)
-from transforms.identity import anonymous_id_of, owner_of, owner_of_fact, unpack_runs
-from transforms.jsonio import unpack
-from transforms.packed_lookup import PackedLookup
+from transforms.identity import anonymous_id_of, owner_of, owner_of_fact, runs_from_json
+from transforms.jsonio import pack, unpack
+from transforms.packed_lookup import PackedTable, packed_buckets
 from transforms.spill import SpillFile, SpillReader, block_of
 from transforms.user_blocks import MIN_BUCKETS, UserBlocks, block_chunks, by_user, join_block
 
@@ -133,19 +133,23 @@ def keyer_outputs(keyer: UserKeyer, wrap=None, last: bool = False) -> list:
 
 class SettleCopiesFn(beam.DoFn):
     """(bucket, [blocks]) -> (messageId, winning origin id) of messageIds with several copies;
-    FACTS: (owner, (instant, account, via_link)) of each winning identify/group call."""
+    FACTS: the winning identify/group calls' facts, (table bucket, packed {owner:
+    [fact_to_json(instant, account, via_link), ...]}) per bucket of owners."""
 
     def setup(self):
-        self._links = PackedLookup(unpack_runs)
+        self._links = PackedTable(runs_from_json)
 
     def process(self, bucket_blocks, links):
         links = self._links.view(links)
         winners, facts = settle_message_ids(unpack_rows(bucket_blocks[1]))
         for message_id, winner in winners.items():
             yield message_id, winner
+        owned: dict[str, list] = {}
         for key, instant, account in facts:
             owner, via_link = owner_of_fact(key, instant, links.get(anonymous_id_of(key)))
-            yield beam.pvalue.TaggedOutput(FACTS, (owner, (instant, account, via_link)))
+            owned.setdefault(owner, []).append(fact_to_json(instant, account, via_link))
+        for record in packed_buckets(owned.items()):
+            yield beam.pvalue.TaggedOutput(FACTS, record)
 
 
 class ResolveFromHistoryFn(counters.CountingDoFn):
@@ -165,7 +169,7 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
     def setup(self):
         self._mapping = MappingCache(self._mapping_path)
         self._settled = load_settled(self._checkpoint) if self._checkpoint else ()
-        self._links, self._histories = PackedLookup(unpack_runs), PackedLookup(unpack_history)
+        self._links, self._histories = PackedTable(runs_from_json), PackedTable(history_from_json)
         self._spilled = SpillReader()
 
     def start_bundle(self):
@@ -209,11 +213,16 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
                 yield from following.add(event, count)
 
 
-def build_history(owner_facts):
-    """(owner, [(instant, account, via_link)]) -> (owner, packed history)
-    (transforms.accounts.pack_history)."""
-    owner, facts = owner_facts
-    return owner, pack_history(facts)
+def build_histories(bucket_records):
+    """(table bucket, [SettleCopiesFn's packed {owner: [fact, ...]} of the bucket]) -> (bucket,
+    packed {owner: every fact of the owner}): the histories, one element per bucket (a
+    PackedTable's; transforms.accounts.history_from_json reads an owner's)."""
+    bucket, records = bucket_records
+    owned: dict[str, list] = {}
+    for data in records:
+        for owner, facts in unpack(data).items():
+            owned.setdefault(owner, []).extend(facts)
+    return bucket, pack(owned)
 
 
 class RememberAccountsFn(counters.CountingDoFn):
@@ -312,7 +321,7 @@ class AttachAccountId(beam.PTransform):
                    .with_outputs(FACTS, main="winners"))
         histories = (settled[FACTS]
                      | "GroupFactsByOwner" >> beam.GroupByKey()
-                     | "BuildHistories" >> beam.Map(build_history))
+                     | "BuildHistories" >> beam.Map(build_histories))
         return (keyed["events"]
                 | "GroupByUser" >> beam.GroupByKey()
                 | "ResolveFromHistory" >> beam.ParDo(

@@ -42,6 +42,7 @@ from apache_beam.transforms.window import GlobalWindow
 
 from transforms.accounts import user_key
 from transforms.jsonio import pack, unpack
+from transforms.packed_lookup import packed_buckets
 from transforms.timestamps import event_instant
 
 FLUSH_EVERY = 500_000  # buffered links per bundle before they are sent on (~40 MB at most)
@@ -115,13 +116,15 @@ def anonymous_id_of(key: str) -> str | None:
 # --------------------------------------------------------------------------- batch
 
 class LinkBuffer:
-    """Buffers the links of consented events per anonymousId; records leave as one compact
-    (anonymousId, packed {userId: [instant or null, ...]}) per anonymousId and drain.
+    """Buffers the links of consented events per anonymousId; records leave, at drain, as one
+    (table bucket, packed {anonymousId: {userId: [instant or null, ...]}}) per bucket of
+    anonymousIds (transforms.packed_lookup.packed_buckets).
 
     >>> buffer = LinkBuffer()
     >>> buffer.add({"type": "page", "userId": "u1", "anonymousId": "a1"})
     ()
-    >>> [(anonymous_id, decode_points(data)) for anonymous_id, data in buffer.drain()]
+    >>> [(anonymous_id, points_of(users)) for _, data in buffer.drain()
+    ...  for anonymous_id, users in unpack(data).items()]
     [('a1', [(-inf, 'u1')])]
     """
 
@@ -150,12 +153,12 @@ class LinkBuffer:
 
     def drain(self) -> list:
         links, self._links, self._buffered = self._links, {}, 0
-        return [(anonymous_id, pack(users)) for anonymous_id, users in links.items()]
+        return packed_buckets(links.items())
 
 
 class BufferLinksFn(beam.DoFn):
     """event -> nothing per event; per bundle (and every FLUSH_EVERY links) one record per
-    anonymousId (LinkBuffer)."""
+    bucket of anonymousIds (LinkBuffer)."""
 
     def start_bundle(self):
         self._buffer = LinkBuffer()
@@ -169,10 +172,16 @@ class BufferLinksFn(beam.DoFn):
                 for record in self._buffer.drain()]
 
 
-def decode_points(data: bytes):
-    """What BufferLinksFn packed -> [(instant, userId)] (null -> -inf)."""
+def points_of(users: dict) -> list:
+    """{userId: [instant or null, ...]} (one anonymousId's buffered links) -> [(instant, userId)]
+    (null -> -inf)."""
     return [(-math.inf if instant is None else instant, user)
-            for user, instants in unpack(data).items() for instant in instants]
+            for user, instants in users.items() for instant in instants]
+
+
+def decode_points(data: bytes):
+    """encode_points()'s bytes -> [(instant, userId)] (null -> -inf)."""
+    return points_of(unpack(data))
 
 
 def encode_points(points) -> bytes:
@@ -183,28 +192,33 @@ def encode_points(points) -> bytes:
     return pack(users)
 
 
-def pack_runs(runs) -> bytes:
-    """merge_links()'s runs -> compact JSON bytes (-inf as null): the link table's values as
-    they cross to the per-user step (transforms.packed_lookup).
+def runs_to_json(runs) -> list:
+    """merge_links()'s runs -> [[instant or null, userId], ...]: a link table's value as it
+    crosses to the per-user step (transforms.packed_lookup).
 
-    >>> unpack_runs(pack_runs(((-math.inf, "u1"), (5.0, "u2"))))
+    >>> runs_from_json(runs_to_json(((-math.inf, "u1"), (5.0, "u2"))))
     ((-inf, 'u1'), (5.0, 'u2'))
     """
-    return pack([[None if instant == -math.inf else instant, user] for instant, user in runs])
+    return [[None if instant == -math.inf else instant, user] for instant, user in runs]
 
 
-def unpack_runs(data: bytes) -> tuple:
-    """What pack_runs() wrote -> the runs."""
-    return tuple((-math.inf if instant is None else instant, user) for instant, user in unpack(data))
+def runs_from_json(data: list) -> tuple:
+    """What runs_to_json() made -> the runs."""
+    return tuple((-math.inf if instant is None else instant, user) for instant, user in data)
 
 
 class MergeLinksFn(beam.DoFn):
-    """(anonymousId, [packed buffered links]) -> (anonymousId, packed runs): the link table."""
+    """(bucket, [LinkBuffer's packed records of the bucket]) -> (bucket, packed {anonymousId:
+    runs_to_json(its runs)}): the link table, one element per bucket (a PackedTable's)."""
 
-    def process(self, keyed):
-        anonymous_id, packed = keyed
-        points = [point for data in packed for point in decode_points(data)]
-        yield anonymous_id, pack_runs(merge_links(points))
+    def process(self, bucket_records):
+        bucket, records = bucket_records
+        points: dict[str, list] = {}
+        for data in records:
+            for anonymous_id, users in unpack(data).items():
+                points.setdefault(anonymous_id, []).extend(points_of(users))
+        yield bucket, pack({anonymous_id: runs_to_json(merge_links(links))
+                            for anonymous_id, links in points.items()})
 
 
 class LearnLinksFn(beam.DoFn):
@@ -266,8 +280,8 @@ def link_state_key(event: dict) -> str:
 
 
 class LinkIdentities(beam.PTransform):
-    """Batch: consented (origin, event) -> (anonymousId, runs), the link table (a branch: the
-    events go on elsewhere). Streaming: consented (origin, event) -> (origin, event, owner key),
+    """Batch: consented (origin, event) -> the link table, (table bucket, packed {anonymousId:
+    runs}) per bucket (transforms.packed_lookup; a branch: the events go on elsewhere). Streaming: consented (origin, event) -> (origin, event, owner key),
     in line, learning the links in per-anonymousId state forgotten after `ttl_days` idle.
     `buffered` (batch): the input is already LinkBuffer's records (the batch fusion,
     transforms.prepare, buffers them), so BufferLinks is left out."""

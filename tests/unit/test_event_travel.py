@@ -3,14 +3,15 @@
 (transforms.packed_lookup)."""
 import math
 
+import orjson
 import pytest
 
-from transforms.accounts import pack_history, unpack_history
+from transforms.accounts import fact_to_json, history_from_json
 from transforms.dedupe import key_hash
 from transforms.enrich import UserKeyer
-from transforms.identity import pack_runs, unpack_runs
+from transforms.identity import runs_from_json, runs_to_json
 from transforms.jsonio import unpack
-from transforms.packed_lookup import PackedLookup
+from transforms.packed_lookup import TABLE_BUCKETS, PackedTable, packed_buckets
 from transforms.spill import SpillFile, SpillReader, block_of
 from transforms.user_blocks import (MAX_BUCKETS, MIN_BUCKETS, UserBlocks, block_chunks, bucket_of, by_user,
                                     join_block, user_buckets)
@@ -95,26 +96,29 @@ def test_a_keyer_with_a_spill_dir_sends_refs_to_the_blocks_it_would_have_sent(tm
     assert all(not isinstance(ref, bytes) for _, ref in refs) and copies == plain_copies
 
 
-def test_packed_lookup_decodes_each_key_once_per_side_input():
+def test_a_packed_table_decodes_each_key_once_per_side_input():
     decoded = []
 
-    def decode(data):
-        decoded.append(data)
-        return data.decode()
+    def decode(raw):
+        decoded.append(raw)
+        return raw.upper()
 
-    lookup = PackedLookup(decode)
-    side_input = {"a": b"A", "b": b"B"}
+    keys = [f"k{n}" for n in range(200)]
+    side_input = dict(packed_buckets((key, f"v{key}") for key in keys))
+    assert 1 < len(side_input) <= TABLE_BUCKETS   # one element per bucket, not per key
+    lookup = PackedTable(decode)
     view = lookup.view(side_input)
-    assert [view.get("a"), view.get("a"), view.get("b"), view.get("z", "-"), view.get("z")] == \
-        ["A", "A", "B", "-", None]
-    assert decoded == [b"A", b"B"]
-    assert lookup.view({"a": b"other"}).get("a") == "other"   # another side input: read anew
+    assert [view.get(key) for key in keys] == [f"VK{n}" for n in range(200)]
+    assert [view.get("k7"), view.get("missing", "-"), view.get(None, "-"), view.get("missing")] == \
+        ["VK7", "-", "-", None]
+    assert len(decoded) == 200                      # k7 once
+    assert lookup.view(dict(packed_buckets([("k7", "other")]))).get("k7") == "OTHER"   # anew
 
 
-def test_histories_and_link_runs_pack_and_unpack_exactly():
+def test_histories_and_link_runs_cross_as_json_exactly():
     facts = [(-math.inf, "A", False), (10.0, "B", True), (5.5, "C", False)]
-    history = unpack_history(pack_history(facts))
+    history = history_from_json(orjson.loads(orjson.dumps([fact_to_json(*fact) for fact in facts])))
     assert [history.fact_at(t) for t in (None, -1.0, 6.0, 11.0)] == [
         (10.0, "B", True), (-math.inf, "A", False), (5.5, "C", False), (10.0, "B", True)]
     runs = ((-math.inf, "u1"), (3.25, "u2"))
-    assert unpack_runs(pack_runs(runs)) == runs
+    assert runs_from_json(orjson.loads(orjson.dumps(runs_to_json(runs)))) == runs
