@@ -70,16 +70,16 @@ class UserKeyer:
         self._spill = None if spill_dir is None else SpillFile(spill_dir)
 
     def add(self, sourced):
-        (path, line), event = sourced
+        origin, event = sourced
         key = user_key(event)
         hashed = self._key_hashes.get(key)
         if hashed is None:
             hashed = self._key_hashes[key] = key_hash(key)
-        self._ledger.add(sourced[0], event)
-        path_id = self._path_ids.get(path)
+        self._ledger.add(origin, event)
+        path_id = self._path_ids.get(origin[0])
         if path_id is None:
-            path_id = self._path_ids[path] = origin_id(path, 0)[0]
-        self._blocks.add(key, (path_id, line), event, hashed)
+            path_id = self._path_ids[origin[0]] = origin_id(origin[0], 0)[0]
+        self._blocks.add(key, (path_id, origin[1]), event, hashed)
 
     def full(self) -> bool:
         return self._blocks.size >= FLUSH_EVERY

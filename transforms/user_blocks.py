@@ -57,26 +57,24 @@ class UserBlocks:
 
     def __init__(self, buckets: int):
         self._buckets = buckets
-        self._headers: dict[int, list] = {}
-        self._events: dict[int, list] = {}
+        self._rows: dict[int, tuple] = {}   # bucket -> ([header row, ...], [packed event, ...])
         self.size = 0
 
     def add(self, key: str, origin: tuple, event: dict, key_hashed: int | None = None):
-        bucket = bucket_of(key_hash(key) if key_hashed is None else key_hashed, self._buckets)
-        headers = self._headers.get(bucket)
-        if headers is None:
-            headers = self._headers[bucket] = []
-            self._events[bucket] = []
-        headers.append((key, origin[0], origin[1]))
-        self._events[bucket].append(pack(event))
+        bucket = (key_hash(key) if key_hashed is None else key_hashed) % self._buckets
+        rows = self._rows.get(bucket)
+        if rows is None:
+            rows = self._rows[bucket] = ([], [])
+        rows[0].append((key, origin[0], origin[1]))
+        rows[1].append(pack(event))
         self.size += 1
 
     def drain(self) -> list:
         """-> [(bucket, parts)] of the non-empty buckets: join_block(parts) is the block, and
         block_chunks(parts) its bytes in pieces (to write it without joining it first)."""
-        parts = [(bucket, [orjson.dumps(headers), *self._events[bucket]])
-                 for bucket, headers in self._headers.items()]
-        self._headers, self._events, self.size = {}, {}, 0
+        parts = [(bucket, [orjson.dumps(headers), *events])
+                 for bucket, (headers, events) in self._rows.items()]
+        self._rows, self.size = {}, 0
         return parts
 
 
