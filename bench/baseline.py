@@ -38,6 +38,7 @@ from collections import defaultdict
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.memory import collect_garbage_less_often
 from pipeline.summary import build_summary, format_table
 from transforms import counters
 from transforms.account_mapping import load_mapping
@@ -226,6 +227,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dead_letter", default=None, metavar="PREFIX")
     parser.add_argument("--summary", default=None, metavar="PATH")
     args = parser.parse_args(argv)
+    collect_garbage_less_often()   # as the job does: not Beam-specific, so both have it
     started = time.monotonic()
     summary = run(args.input, args.track_whitelist, args.account_mapping, args.out, args.dead_letter)
     elapsed = time.monotonic() - started
