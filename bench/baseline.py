@@ -19,6 +19,9 @@ the job measures what Beam costs (and what the job's parallelism gains), not dif
         owner_of(event, its anonymousId's links) -> attribute(event, owner's AccountHistory,
         mapping) -> with_account
 
+Like the job, it collects garbage less often than Python's default
+(pipeline.memory.collect_garbage_less_often).
+
 Writes PREFIX-00000-of-00001.jsonl with one transforms.sink.preview_line per request (the
 job's --preview format), dead letters of invalid lines and unreadable files (if --dead_letter),
 prints the summary table and writes it as JSON (--summary), with the job's keys
