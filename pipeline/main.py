@@ -85,14 +85,15 @@ def run(argv: list[str] | None = None, environ=None) -> int:
             shutil.rmtree(config.spill_dir, ignore_errors=True)
 
 
-def with_event_travel(config: JobConfig, remote: bool, total_bytes: int | None) -> JobConfig:
+def with_event_travel(config: JobConfig, through_shuffle: bool,
+                      total_bytes: int | None) -> JobConfig:
     """How a backfill's events travel to the per-user step (transforms.user_blocks): run
     locally, in buckets for the input's size, spilled to a directory made for this run in
-    $TMPDIR (transforms.spill; removed when the run ends); on Dataflow, in REMOTE_USER_BUCKETS
-    buckets through its shuffle. A stream is left as it is."""
+    $TMPDIR (transforms.spill; removed when the run ends); `through_shuffle` (Dataflow, a dry
+    run), in REMOTE_USER_BUCKETS buckets through the runner's shuffle. A stream is left as it is."""
     if config.streaming:
         return config
-    if remote:
+    if through_shuffle:
         return dataclasses.replace(config, user_buckets=REMOTE_USER_BUCKETS)
     return dataclasses.replace(config, user_buckets=user_buckets(total_bytes),
                                spill_dir=tempfile.mkdtemp(prefix="segment-to-gainsight-spill-"))

@@ -114,7 +114,7 @@ def test_a_local_backfill_spills_its_events_and_through_the_shuffle_gives_the_sa
     results = {}
     for name in ("spilled", "shuffled"):
         if name == "shuffled":
-            monkeypatch.setattr(pipeline.main, "with_event_travel", lambda config, remote, size: config)
+            monkeypatch.setattr(pipeline.main, "with_event_travel", lambda config, through_shuffle, size: config)
         out = tmp_path / name
         spilled_bytes.clear()
         assert run(job_args(export, out) + ["--dead_letter", str(out / "dead-letter")], environ={}) == 0

@@ -122,3 +122,21 @@ def test_histories_and_link_runs_cross_as_json_exactly():
         (10.0, "B", True), (-math.inf, "A", False), (5.5, "C", False), (10.0, "B", True)]
     runs = ((-math.inf, "u1"), (3.25, "u2"))
     assert runs_from_json(orjson.loads(orjson.dumps(runs_to_json(runs)))) == runs
+
+
+def test_a_local_backfill_spills_and_a_remote_one_or_a_stream_does_not(tmp_path):
+    import os
+    from pipeline.main import REMOTE_USER_BUCKETS, configure, with_event_travel
+    (tmp_path / "events.jsonl").write_text("{}\n")
+    _, backfill = configure(["--input", str(tmp_path / "events.jsonl"), "--preview", str(tmp_path / "p")], {})
+    local = with_event_travel(backfill, False, 10 << 30)
+    try:
+        assert local.user_buckets == user_buckets(10 << 30) == 1280
+        assert os.path.isdir(local.spill_dir) and not os.listdir(local.spill_dir)
+    finally:
+        os.rmdir(local.spill_dir)
+    remote = with_event_travel(backfill, True, None)
+    assert (remote.user_buckets, remote.spill_dir) == (REMOTE_USER_BUCKETS, None)
+    _, stream = configure(["--input_subscription", "projects/my-project/subscriptions/s"],
+                          {"GAINSIGHT_ACCESS_KEY": "0d1f3a8e-6b2c-4e5f-9a7d-3c2b1a0f9e8d"})
+    assert with_event_travel(stream, False, None) == stream
