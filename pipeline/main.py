@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 
 import apache_beam as beam
@@ -24,6 +23,7 @@ from transforms import destinations, stopping
 from transforms.paths import is_visible
 from transforms.counters import LOCAL_TALLY
 from transforms.key_check import REJECTED, VALID, check_key
+from transforms.spill import make_spill_dir
 from transforms.user_blocks import user_buckets
 
 # A backfill on Dataflow sends its events to the per-user step in this many buckets (its
@@ -96,7 +96,7 @@ def with_event_travel(config: JobConfig, through_shuffle: bool,
     if through_shuffle:
         return dataclasses.replace(config, user_buckets=REMOTE_USER_BUCKETS)
     return dataclasses.replace(config, user_buckets=user_buckets(total_bytes),
-                               spill_dir=tempfile.mkdtemp(prefix="segment-to-gainsight-spill-"))
+                               spill_dir=make_spill_dir())
 
 
 def configure(argv: list[str], environ) -> tuple[PipelineOptions, JobConfig]:

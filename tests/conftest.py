@@ -1,6 +1,8 @@
 """Shared test fixtures: a distinctive access key and a sandbox (real HTTP on loopback); the
 hypothesis profile every run uses."""
 import contextlib
+import os
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -18,6 +20,23 @@ WRONG_KEY = "00000000-1111-2222-3333-444444444444"
 settings.register_profile("segment-to-gainsight", deadline=None, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 settings.load_profile("segment-to-gainsight")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temporary_files_inside_the_session(tmp_path_factory):
+    """Every run of the job in the suite, in this process or a CLI subprocess (which inherits
+    TMPDIR), makes its spill directory under one of the session's temporary directories, so that
+    the runs the tests kill on purpose (SIGKILL leaves a run's directory behind) leave nothing in
+    the machine's /tmp; pytest removes old sessions' directories itself."""
+    directory = str(tmp_path_factory.mktemp("tmpdir"))
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = directory, directory
+    yield directory
+    if saved[0] is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved[0]
+    tempfile.tempdir = saved[1]
 
 
 @pytest.fixture

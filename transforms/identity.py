@@ -281,7 +281,8 @@ def link_state_key(event: dict) -> str:
 
 class LinkIdentities(beam.PTransform):
     """Batch: consented (origin, event) -> the link table, (table bucket, packed {anonymousId:
-    runs}) per bucket (transforms.packed_lookup; a branch: the events go on elsewhere). Streaming: consented (origin, event) -> (origin, event, owner key),
+    runs}) per bucket (transforms.packed_lookup; a branch: the events go on elsewhere).
+    Streaming: consented (origin, event) -> (origin, event, owner key),
     in line, learning the links in per-anonymousId state forgotten after `ttl_days` idle.
     `buffered` (batch): the input is already LinkBuffer's records (the batch fusion,
     transforms.prepare, buffers them), so BufferLinks is left out."""

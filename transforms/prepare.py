@@ -1,8 +1,8 @@
 """Batch only: the per-event steps between the input files and GroupByUser as one DoFn.
 
-    file path, or ((path, line), raw bytes) ─► ParseToUser ─► main:        (own key, packed (origin id, event))
+    file path, or ((path, line), raw bytes) ─► ParseToUser ─► main:        (user bucket, event block or its spill ref)
                                              ├► COPIES:      copy-row blocks (transforms.dedupe)
-                                             ├► LINKS:       buffered links (transforms.identity)
+                                             ├► LINKS:       buffered links per bucket (transforms.identity)
                                              └► DEAD_LETTER: Parse's records
 
 It does, event by event and in this order, what Read's Lines (for a backfill from files), Parse, Consent, the batch LinkIdentities branch
@@ -33,8 +33,9 @@ EVENTS = "events"
 
 
 class ParseToUserFn(counters.CountingDoFn):
-    """(source, raw line) -> (own key, packed (origin id, event)) of each sendable event; COPIES
-    and LINKS in packed blocks per bundle; DEAD_LETTER: lines Parse rejects."""
+    """(source, raw line) -> (user bucket, block of sendable events, or its place in a spill
+    file) (UserKeyer); COPIES and LINKS in packed blocks per bundle; DEAD_LETTER: lines Parse
+    rejects."""
 
     def __init__(self, integration_names, call_types, allowed: frozenset,
                  user_buckets: int = MIN_BUCKETS, spill_dir: str | None = None):

@@ -88,11 +88,10 @@ def read_lines(path: str, count, position_every: int = 1000):
     if stop_requested():
         return
     position = _Position()
-    stopped = stop_requested
     try:
         with open_events_file(path) as stream:
             for last_line, line in iter_lines(stream):
-                if stopped():
+                if stop_requested():
                     break
                 if last_line % position_every == 0:
                     count(counters.BYTES_READ, position.advance(stream))

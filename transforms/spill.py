@@ -10,7 +10,8 @@ the job runs locally, each bundle of the fused read step appends its event block
 its own in the run's spill directory and only a small reference, ((file, offset, length)),
 crosses the shuffle; the per-user step reads each block back when its bucket's turn comes.
 
-The directory is made for the run by pipeline.main (in $TMPDIR) and removed when the run ends.
+The directory is made for the run by pipeline.main (make_spill_dir, in $TMPDIR) and removed when
+the run ends; one that a killed run left behind is removed by the next run on the machine.
 On Dataflow nothing is spilled: the blocks go through Dataflow's shuffle, which is built for it.
 A file is complete when its bundle ends (closed in finish_bundle), before the shuffle's barrier
 lets the per-user step start.
@@ -25,9 +26,41 @@ lets the per-user step start.
 >>> reader.close()
 """
 import os
+import shutil
+import tempfile
 import uuid
 
 _BUFFER = 1 << 20
+SPILL_DIR_PREFIX = "segment-to-gainsight-spill-"
+
+
+def make_spill_dir() -> str:
+    """A new spill directory for this run in $TMPDIR, named after this process:
+    segment-to-gainsight-spill-<pid>-<random>. The directories of runs whose process is gone
+    (a SIGKILLed run cannot remove its own) are removed first; a live run's are left alone."""
+    root = tempfile.gettempdir()
+    for name in os.listdir(root):
+        pid = _owner_pid(name)
+        if pid is not None and pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{SPILL_DIR_PREFIX}{os.getpid()}-", dir=root)
+
+
+def _owner_pid(name: str) -> int | None:
+    if not name.startswith(SPILL_DIR_PREFIX):
+        return None
+    pid = name[len(SPILL_DIR_PREFIX):].split("-", 1)[0]
+    return int(pid) if pid.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's process: alive
+        return True
+    return True
 
 
 class SpillFile:

@@ -61,7 +61,7 @@ class UserBlocks:
         self.size = 0
 
     def add(self, key: str, origin: tuple, event: dict, key_hashed: int | None = None):
-        bucket = (key_hash(key) if key_hashed is None else key_hashed) % self._buckets
+        bucket = bucket_of(key_hash(key) if key_hashed is None else key_hashed, self._buckets)
         rows = self._rows.get(bucket)
         if rows is None:
             rows = self._rows[bucket] = ([], [])

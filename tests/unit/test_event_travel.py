@@ -140,3 +140,23 @@ def test_a_local_backfill_spills_and_a_remote_one_or_a_stream_does_not(tmp_path)
     _, stream = configure(["--input_subscription", "projects/my-project/subscriptions/s"],
                           {"GAINSIGHT_ACCESS_KEY": "0d1f3a8e-6b2c-4e5f-9a7d-3c2b1a0f9e8d"})
     assert with_event_travel(stream, False, None) == stream
+
+
+def test_a_new_run_removes_the_spill_directories_of_runs_that_are_gone(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from transforms.spill import SPILL_DIR_PREFIX, make_spill_dir
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    abandoned = tmp_path / f"{SPILL_DIR_PREFIX}{gone.stdout.strip()}-x1"
+    alive = tmp_path / f"{SPILL_DIR_PREFIX}{os.getppid()}-x2"     # the test runner's parent
+    unrelated = tmp_path / f"{SPILL_DIR_PREFIX}not-a-pid"
+    for directory in (abandoned, alive, unrelated):
+        directory.mkdir()
+        (directory / "a.blocks").write_bytes(b"x")
+    made = make_spill_dir()
+    assert os.path.basename(made).startswith(f"{SPILL_DIR_PREFIX}{os.getpid()}-")
+    assert not abandoned.exists() and alive.exists() and unrelated.exists()
