@@ -21,6 +21,7 @@ from transforms.http_delivery import RetryPolicy
 from transforms.paths import input_pattern, is_remote, is_visible, output_path
 from transforms.secrets import SECRET_VERSION_PATTERN, Secret
 from transforms.sink import SinkConfig
+from transforms.user_blocks import MIN_BUCKETS
 
 ACCESS_KEY_ENV = destinations.get("gainsight").credential.env
 # Flags that carry a key: taken out of argv before Beam sees it.
@@ -188,7 +189,7 @@ class JobConfig:
     checkpoint: str | None = None
     # How a backfill's events travel to the per-user step (transforms.user_blocks, .spill): set
     # by pipeline.main for the runner it runs on, not by a flag.
-    user_buckets: int = 64
+    user_buckets: int = MIN_BUCKETS
     spill_dir: str | None = None
 
     @property

@@ -2,17 +2,22 @@
 (transforms.user_blocks), spill files on a local run (transforms.spill), packed side inputs
 (transforms.packed_lookup)."""
 import math
+import os
+import subprocess
+import sys
+import tempfile
 
 import orjson
 import pytest
 
+from pipeline.main import REMOTE_USER_BUCKETS, configure, with_event_travel
 from transforms.accounts import fact_to_json, history_from_json
 from transforms.dedupe import key_hash
 from transforms.enrich import UserKeyer
 from transforms.identity import runs_from_json, runs_to_json
 from transforms.jsonio import unpack
 from transforms.packed_lookup import TABLE_BUCKETS, PackedTable, packed_buckets
-from transforms.spill import SpillFile, SpillReader, block_of
+from transforms.spill import SPILL_DIR_PREFIX, SpillFile, SpillReader, block_of, make_spill_dir
 from transforms.user_blocks import (MAX_BUCKETS, MIN_BUCKETS, UserBlocks, block_chunks, bucket_of, by_user,
                                     join_block, user_buckets)
 
@@ -125,8 +130,6 @@ def test_histories_and_link_runs_cross_as_json_exactly():
 
 
 def test_a_local_backfill_spills_and_a_remote_one_or_a_stream_does_not(tmp_path):
-    import os
-    from pipeline.main import REMOTE_USER_BUCKETS, configure, with_event_travel
     (tmp_path / "events.jsonl").write_text("{}\n")
     _, backfill = configure(["--input", str(tmp_path / "events.jsonl"), "--preview", str(tmp_path / "p")], {})
     local = with_event_travel(backfill, False, 10 << 30)
@@ -143,11 +146,6 @@ def test_a_local_backfill_spills_and_a_remote_one_or_a_stream_does_not(tmp_path)
 
 
 def test_a_new_run_removes_the_spill_directories_of_runs_that_are_gone(tmp_path, monkeypatch):
-    import os
-    import subprocess
-    import sys
-    import tempfile
-    from transforms.spill import SPILL_DIR_PREFIX, make_spill_dir
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
