@@ -111,15 +111,13 @@ class CopyLedger:
         self.size = 0
 
     def add(self, origin, event: dict):
-        path, line = origin
+        path = origin[0]
         index = self._path_index.get(path)
         if index is None:
             index = self._path_index[path] = len(self._paths)
             self._paths.append(path)
-        message_id = event["messageId"]
-        row = (copy_row(origin, event, index) if event.get("type") in _FACT_TYPES
-               else (message_id, index, line, None))   # copy_row's answer, without the call
-        self._rows[zlib.crc32(message_id.encode("utf-8")) % BUCKETS].append(row)
+        row = copy_row(origin, event, index)
+        self._rows[zlib.crc32(row[0].encode("utf-8")) % BUCKETS].append(row)
         self.size += 1
 
     def drain(self):

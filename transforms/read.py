@@ -104,8 +104,6 @@ def read_lines(path: str, count, position_every: int = 1000):
                     yield (path, last_line), line
             count(counters.BYTES_READ, position.advance(stream))
     except _READ_ERRORS as err:
-        count(counters.READ, read)
-        read = 0
         count(counters.UNREADABLE_FILES)
         yield dead_letter_record(
             "read", f"file unreadable after line {last_line}: {type(err).__name__}: {err}",
@@ -186,7 +184,7 @@ class MessageToLineFn(counters.CountingDoFn):
 
     def process(self, data):
         line = data.rstrip(b"\r\n")
-        if line.strip():
+        if not is_blank(line):
             self.count(counters.READ)
             yield (self._source, 0), line
         else:

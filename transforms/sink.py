@@ -337,10 +337,10 @@ class InlineRequests:
         return ()
 
 
-class InlinePreview(InlineRequests):
+class InlinePreview:
     """Batch --preview: ToRequests' rule, then each request's preview_line(), inside the step
-    before them; the lines come out joined in blocks (transforms.jsonl_files.LineBlocks) for
-    WriteJsonLines(joined=True). Counts previewed."""
+    before them (InlineRequests' add/drain); the lines come out joined in blocks
+    (transforms.jsonl_files.LineBlocks) for WriteJsonLines(joined=True). Counts previewed."""
 
     def __init__(self, url: str, path: str):
         self._url, self._path = url, path
