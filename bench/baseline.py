@@ -20,7 +20,7 @@ the job measures what Beam costs (and what the job's parallelism gains), not dif
         mapping) -> with_account
 
 Like the job, it collects garbage less often than Python's default
-(pipeline.memory.collect_garbage_less_often).
+(pipeline.memory.collect_garbage_less_often), from its first line on.
 
 Writes PREFIX-00000-of-00001.jsonl with one transforms.sink.preview_line per request (the
 job's --preview format), dead letters of invalid lines and unreadable files (if --dead_letter),
@@ -39,9 +39,13 @@ import time
 import zlib
 from collections import defaultdict
 
-from apache_beam.io.filesystems import FileSystems
-
 from pipeline.memory import collect_garbage_less_often
+
+if __name__ == "__main__":   # before the imports below, as the job's entry point (pipeline/__main__.py)
+    collect_garbage_less_often()
+
+from apache_beam.io.filesystems import FileSystems  # noqa: E402  (after the setting above)
+
 from pipeline.summary import build_summary, format_table
 from transforms import counters
 from transforms.account_mapping import load_mapping
@@ -230,7 +234,6 @@ def main(argv=None) -> int:
     parser.add_argument("--dead_letter", default=None, metavar="PREFIX")
     parser.add_argument("--summary", default=None, metavar="PATH")
     args = parser.parse_args(argv)
-    collect_garbage_less_often()   # as the job does: not Beam-specific, so both have it
     started = time.monotonic()
     summary = run(args.input, args.track_whitelist, args.account_mapping, args.out, args.dead_letter)
     elapsed = time.monotonic() - started

@@ -11,6 +11,10 @@ per process: an upper bound of the real footprint. `peak_pss_bytes` (proportiona
 pages split between the processes sharing them, from /proc/<pid>/smaps_rollup) is the fairer
 figure when there are several processes; it is None where the kernel has no smaps_rollup.
 
+The wall time ends when the child does, not at the next sample: between samples the loop waits on
+a pidfd of the child (Linux 5.3+), which wakes it the moment the child exits (a plain sleep
+would round every wall time up to the sampler's next tick, up to `interval` late).
+
 Peaks shorter than the interval can be missed. `max_rss_bytes` cannot miss one: it is the
 kernel's high-water mark of resident memory (ru_maxrss from wait4() on the child), for the largest
 single process among the child and its waited-for descendants. For a one-process job it is the
@@ -22,6 +26,7 @@ also come from wait4(): the child's own and its waited-for descendants' user+sys
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import time
@@ -110,10 +115,12 @@ def measure(command, *, env=None, cwd=None, timeout: float = 3600.0,
     samples = 0
     timed_out = memory_exceeded = False
     started = time.monotonic()
+    exited = None
     try:
         child = subprocess.Popen(command, env=env, cwd=cwd, stdout=stdout, stderr=stderr,
                                  start_new_session=True)
         status = rusage = None
+        exited = _ExitWaiter(child.pid)
         deadline = started + timeout
         kill_at = give_up_at = None
         while samples < 10_000_000:
@@ -140,10 +147,12 @@ def measure(command, *, env=None, cwd=None, timeout: float = 3600.0,
                 kill_at, give_up_at = None, now + KILL_GRACE_SECONDS
             elif give_up_at is not None and now > give_up_at:
                 break
-            time.sleep(interval)
+            exited(interval)
         wall = time.monotonic() - started
         child.returncode = os.waitstatus_to_exitcode(status) if status is not None else None
     finally:
+        if exited is not None:
+            exited.close()
         for handle in (stdout, stderr):
             if handle is not subprocess.DEVNULL:
                 handle.close()
@@ -164,6 +173,28 @@ def measure(command, *, env=None, cwd=None, timeout: float = 3600.0,
         "interval_seconds": interval,
         "log_prefix": str(log_prefix) if log_prefix is not None else None,
     }
+
+
+class _ExitWaiter:
+    """waiter(seconds): returns once `pid` (a child of this process) has exited, or after
+    `seconds`; close() when done. Waits on a pidfd, else (no pidfd_open here) sleeps."""
+
+    def __init__(self, pid: int):
+        try:
+            self._fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self._fd = None
+
+    def __call__(self, seconds: float) -> None:
+        if self._fd is None:
+            time.sleep(seconds)
+        else:
+            select.select([self._fd], [], [], seconds)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _signal_group(pid: int, signum: int):

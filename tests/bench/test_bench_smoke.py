@@ -137,6 +137,14 @@ def test_measure_sums_the_process_tree(tmp_path):
     assert stopped["timed_out"] and stopped["wall_seconds"] < 15
 
 
+def test_measure_ends_the_wall_time_when_the_child_exits_not_at_the_next_sample():
+    # Sampled every 60 s, a child that is done at once: a wall time rounded up to the next
+    # sample would read 60 s.
+    result = measure([sys.executable, "-c", "pass"], timeout=120, interval=60)
+    assert result["returncode"] == 0 and result["samples"] == 1
+    assert result["wall_seconds"] < 30
+
+
 def test_arrival_rates_drop_the_partial_first_and_last_seconds():
     rates = arrival_rates({"100": 7, "101": 50, "103": 48, "104": 3})
     assert rates["busy_seconds"] == 5 and rates["total"] == 108
