@@ -32,40 +32,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from pipeline.memory import resident_memory_bytes
+from pipeline.memory import process_tree, resident_memory_bytes
 
 DEFAULT_INTERVAL = 0.2
 PSS_SUPPORTED = os.path.exists("/proc/self/smaps_rollup")
 KILL_GRACE_SECONDS = 10.0
-
-
-def _children_map() -> dict[int, list[int]]:
-    """{parent pid: [child pids]} of every process visible in /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses; split after the last ')'
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 1:
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    return children
-
-
-def process_tree(root: int) -> list[int]:
-    """root and all its descendants that are alive now."""
-    children = _children_map()
-    tree, todo = [], [root]
-    while todo and len(tree) < 10_000:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, ()))
-    return tree
 
 
 def rss_bytes(pid: int) -> int:

@@ -3,6 +3,7 @@ import dataclasses
 import json
 import logging
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -19,7 +20,7 @@ from pipeline.memory import collect_garbage_less_often
 from pipeline.progress import ProgressReporter
 from pipeline.options import ConfigError, JobConfig, extract_keys, resolve_config, unknown_flags
 from pipeline.summary import build_summary, counter_values, format_table
-from transforms import destinations, stopping
+from transforms import destinations, stopping, worker_files
 from transforms.paths import is_visible
 from transforms.counters import LOCAL_TALLY
 from transforms.key_check import REJECTED, VALID, check_key
@@ -36,6 +37,10 @@ DEFAULT_BATCH_RUNNER = "FnApiRunner"
 DEFAULT_STREAMING_RUNNER = "BundleBasedDirectRunner"
 # How long a stopped local stream waits for the runner's workers to finish their current work.
 CANCEL_WAIT_SECONDS = 20.0
+# A local backfill of at least this much input (as stored) runs on one worker process per CPU,
+# at most MAX_LOCAL_WORKERS, unless --direct_running_mode says otherwise (local_workers).
+PARALLEL_INPUT_BYTES = 64 << 20
+MAX_LOCAL_WORKERS = 8
 # Beam's local running modes that give the default's answer, event for event (tests/e2e/
 # test_running_modes.py). multi_threading is refused: see check_local_running_mode.
 ACCEPTED_RUNNING_MODES = ("in_memory", "multi_processing")
@@ -68,10 +73,15 @@ def run(argv: list[str] | None = None, environ=None) -> int:
         if code:
             return code
     remote = _is_remote(options.view_as(StandardOptions).runner)
-    total_bytes = None if remote or config.streaming else input_size(config.inputs)
+    total_bytes, files = (None, 0) if remote or config.streaming else input_size(config.inputs)
     config = with_event_travel(config, remote or dry_run, total_bytes)
+    workers = None
+    if not (remote or dry_run or config.streaming):
+        workers = local_workers(options.view_as(DirectOptions), _chose_running_mode(argv),
+                                total_bytes, files, os.cpu_count() or 1)
     try:
-        pipeline = beam.Pipeline(options=options)
+        pipeline = beam.Pipeline(options=options) if workers is None else beam.Pipeline(
+            runner=local_runner(options.view_as(DirectOptions), workers), options=options)
         build_pipeline(pipeline, config)
         if dry_run:
             pipeline.run()
@@ -79,10 +89,59 @@ def run(argv: list[str] | None = None, environ=None) -> int:
             return 0
         if remote:
             return _run_remotely(pipeline, config)
-        return _run_locally(pipeline, options, config, total_bytes)
+        return _run_locally(pipeline, config, total_bytes, workers)
     finally:
         if config.spill_dir:
             shutil.rmtree(config.spill_dir, ignore_errors=True)
+
+
+def local_workers(direct: DirectOptions, chosen: bool, input_bytes: int | None, files: int,
+                  cpus: int) -> int | None:
+    """How many worker processes a local backfill runs on; None: in this process.
+
+    Given --direct_running_mode or --direct_num_workers (`chosen`): multi_processing runs
+    --direct_num_workers of them (0: one per CPU), in_memory none. Not given: one per CPU, at
+    most MAX_LOCAL_WORKERS and no more than there are files, for an input of at least
+    PARALLEL_INPUT_BYTES (as stored); a smaller one is done before a second process would have
+    started (README, Performance).
+
+    >>> local_workers(DirectOptions([]), False, 400 << 20, 20, cpus=2)
+    2
+    >>> local_workers(DirectOptions([]), False, 20 << 20, 20, cpus=2) is None
+    True
+    >>> local_workers(DirectOptions(["--direct_running_mode", "multi_processing"]), True, None, 0, cpus=2)
+    1
+    """
+    if chosen:
+        if direct.direct_running_mode != "multi_processing":
+            return None
+        return direct.direct_num_workers or cpus
+    if not input_bytes or input_bytes < PARALLEL_INPUT_BYTES:
+        return None
+    workers = min(cpus, MAX_LOCAL_WORKERS, files)
+    return workers if workers > 1 else None
+
+
+def _chose_running_mode(argv) -> bool:
+    """Whether the flags name Beam's local running mode or its number of workers."""
+    return any(arg.split("=", 1)[0] in ("--direct_running_mode", "--direct_num_workers")
+               for arg in argv)
+
+
+def local_runner(direct: DirectOptions, workers: int):
+    """The local runner of a backfill on `workers` processes, each `python -m pipeline.worker`
+    (Beam's SDK harness, which leaves Ctrl-C to this process and hears its stop requests).
+
+    Beam's own multi_processing mode would start its harness without these; the runner is
+    given the worker command instead, and the mode flag is cleared so that the runner does not
+    replace it (the flag's only reader is the runner's start: fn_runner.run_pipeline)."""
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner  # pylint: disable=import-outside-toplevel
+    from apache_beam.transforms.environments import SubprocessSDKEnvironment  # pylint: disable=import-outside-toplevel
+    direct.direct_num_workers = workers
+    direct.direct_running_mode = None
+    # The runner starts it with a shell (`sh -c`); exec: no shell stays between, to die of Ctrl-C.
+    command = f"exec {shlex.quote(sys.executable)} -m pipeline.worker"
+    return FnApiRunner(default_environment=SubprocessSDKEnvironment.from_command_string(command))
 
 
 def with_event_travel(config: JobConfig, through_shuffle: bool,
@@ -176,24 +235,45 @@ def _run_remotely(pipeline, config: JobConfig) -> int:
     return _report(build_summary(counter_values(result)), config)
 
 
-def _run_locally(pipeline, options: PipelineOptions, config: JobConfig,
-                 total_bytes: int | None = None) -> int:
-    """Runs in this process with a progress line; a stream runs until interrupted."""
+def _run_locally(pipeline, config: JobConfig, total_bytes: int | None = None,
+                 workers: int | None = None) -> int:
+    """Runs here, in this process or on `workers` worker processes, with a progress line; a
+    stream runs until interrupted."""
     global _outputs_complete
     collect_garbage_less_often()
-    # Worker processes of the multi-processing local mode count in their own memory.
-    in_process = options.view_as(DirectOptions).direct_running_mode != "multi_processing"
     if config.streaming:
-        with ProgressReporter(enabled=in_process):
+        with ProgressReporter():
             return _follow_local_stream(pipeline.run())
-    with ProgressReporter(enabled=in_process, total_bytes=total_bytes,
-                          rate_cap=None if config.preview else config.sink.max_requests_per_second), \
-            StopOnSignals():
+    with ProgressReporter(total_bytes=total_bytes,
+                          rate_cap=None if config.preview else config.sink.max_requests_per_second,
+                          workers_dir=config.spill_dir if workers else None), \
+            StopOnSignals(), WorkersHear(config.spill_dir if workers else None):
         result = pipeline.run()
         result.wait_until_finish()
     code = _report(build_summary(counter_values(result)), config)
     _outputs_complete = True
     return code
+
+
+class WorkersHear:
+    """Context manager: while a local backfill runs on worker processes, they find the run's
+    directory in their environment (started by the runner, they inherit it), and a stop
+    request reaches them there (transforms.stopping, transforms.worker_files). None: the run
+    is in this process, nothing to do."""
+
+    def __init__(self, directory: str | None):
+        self._directory = directory
+
+    def __enter__(self):
+        if self._directory is not None:
+            os.environ[worker_files.RUN_DIR_ENV] = self._directory
+            stopping.share_with_workers(self._directory)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._directory is not None:
+            os.environ.pop(worker_files.RUN_DIR_ENV, None)
+            stopping.share_with_workers(None)
 
 
 def exit_process(code: int) -> None:
@@ -211,14 +291,16 @@ def exit_process(code: int) -> None:
     os._exit(code)
 
 
-def input_size(patterns) -> int | None:
-    """Bytes of the files the --input patterns match (as the reader will read them), or None."""
+def input_size(patterns) -> tuple[int | None, int]:
+    """(bytes, number) of the files the --input patterns match (as the reader will read them);
+    (None, 0) when they cannot be matched here."""
     try:
         matched = FileSystems.match(list(patterns))
-    except Exception:  # pylint: disable=broad-except  (progress only: never fail the run for it)
-        return None
-    return sum(m.size_in_bytes for result in matched for m in result.metadata_list
-               if is_visible(m.path, patterns)) or None
+    except Exception:  # pylint: disable=broad-except  (sizing only: never fail the run for it)
+        return None, 0
+    sizes = [m.size_in_bytes for result in matched for m in result.metadata_list
+             if is_visible(m.path, patterns)]
+    return sum(sizes) or None, len(sizes)
 
 
 class StopOnSignals:

@@ -1,6 +1,6 @@
-"""Resident memory of a process, from /proc (Linux): the progress line's `memory` and the
-benchmarks' sampler read it the same way. Imports nothing heavy, so the bench harness stays small.
-Also how often a backfill collects garbage (the job's and the benchmark baseline's alike).
+"""Resident memory of a process and of its process tree, from /proc (Linux): the progress
+line's `memory` and the benchmarks' sampler read it the same way. Imports nothing heavy, so the
+bench harness stays small. Also how often a backfill collects garbage (the job's and the benchmark baseline's alike).
 
 >>> resident_memory_bytes(pid=2**22 + 12345) is None   # no such process
 True
@@ -19,6 +19,44 @@ def resident_memory_bytes(pid: int | str = "self") -> int | None:
             return int(statm.read().split()[1]) * PAGE_SIZE
     except (OSError, ValueError, IndexError):
         return None
+
+
+def process_tree(root: int | None = None) -> list[int]:
+    """root (this process by default) and all its descendants alive now, from /proc (each
+    process's parent in /proc/<pid>/stat)."""
+    root = os.getpid() if root is None else root
+    children = _children_map()
+    tree, todo = [], [root]
+    while todo and len(tree) < 10_000:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, ()))
+    return tree
+
+
+def tree_resident_memory_bytes() -> int | None:
+    """The resident memory of this process and its descendants (a local run's worker
+    processes), summed: shared pages count once per process, an upper bound."""
+    sizes = [resident_memory_bytes(pid) for pid in process_tree()]
+    return sum(size for size in sizes if size) or None
+
+
+def _children_map() -> dict[int, list[int]]:
+    """{parent pid: [child pids]} of every process visible in /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses; split after the last ')'
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 1:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
 
 
 def collect_garbage_less_often() -> None:

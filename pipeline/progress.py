@@ -12,16 +12,16 @@ While the sink's circuit breaker is open (transforms.circuit_breaker) the line s
 
     progress 00:05:00  read ...  memory 1.4 GiB  Gainsight unreachable since 14:02:11, next probe in 8s
 
-`memory` is this process's resident
-memory now: Beam's local runner holds every shuffle in memory, so a user watching a long backfill
-sees it coming before the machine runs out (README, Performance).
+`memory` is this process's resident memory now (with its worker processes, when a backfill
+runs on several: their counts come through the run's directory, transforms.worker_files), so a
+user watching a long backfill sees it coming before the machine runs out (README, Performance).
 """
 import sys
 import threading
 import time
 
-from pipeline.memory import resident_memory_bytes
-from transforms import counters
+from pipeline.memory import resident_memory_bytes, tree_resident_memory_bytes
+from transforms import counters, worker_files
 from transforms.circuit_breaker import current_outage
 
 PROGRESS_INTERVAL_SECONDS = 10.0
@@ -95,7 +95,10 @@ def progress_line(elapsed: float, counts: dict, previous_read: int, interval: fl
 
 def outage_now() -> tuple[str, float] | None:
     """(local time the earliest open breaker opened, seconds to its next probe), or None."""
-    outage = current_outage()
+    return _as_local_time(current_outage())
+
+
+def _as_local_time(outage: tuple[float, float] | None) -> tuple[str, float] | None:
     if outage is None:
         return None
     return time.strftime("%H:%M:%S", time.localtime(outage[0])), outage[1]
@@ -112,15 +115,18 @@ def _size(size: int) -> str:
 
 class ProgressReporter:
     """Context manager: resets and enables LOCAL_TALLY and prints progress_line() every
-    `interval` seconds (when `enabled`: the counts must be made in this process)."""
+    `interval` seconds. `workers_dir`: the run's directory when it runs on worker processes,
+    whose counts are there (transforms.worker_files); `memory` is then that of the whole
+    process tree."""
 
     def __init__(self, interval: float = PROGRESS_INTERVAL_SECONDS, out=None, clock=time.monotonic,
-                 enabled: bool = True, memory=resident_memory_bytes, total_bytes: int | None = None,
-                 rate_cap: float | None = None):
-        self._enabled = enabled
+                 memory=None, total_bytes: int | None = None, rate_cap: float | None = None,
+                 workers_dir: str | None = None):
         self._total_bytes = total_bytes  # of the input files: the share read (a file backfill)
         self._rate_cap = rate_cap        # requests/s: the time left (not for --preview)
-        self._memory = memory
+        self._workers_dir = workers_dir
+        self._memory = memory or (resident_memory_bytes if workers_dir is None
+                                  else tree_resident_memory_bytes)
         self._interval = interval
         self._out = out or sys.stderr
         self._clock = clock
@@ -128,15 +134,25 @@ class ProgressReporter:
         self._thread = threading.Thread(target=self._report, name="progress", daemon=True)
 
     def __enter__(self):
-        if self._enabled:
-            counters.LOCAL_TALLY.reset()   # a run's counts only, also when run() is called again
-            counters.LOCAL_TALLY.enabled = True
-            self._started = self._clock()
-            self._thread.start()
-        else:
-            print("progress: not shown in multi-processing mode (the counts are made in the "
-                  "worker processes); the summary comes at the end", file=self._out, flush=True)
+        counters.LOCAL_TALLY.reset()   # a run's counts only, also when run() is called again
+        counters.LOCAL_TALLY.enabled = True
+        self._started = self._clock()
+        self._thread.start()
         return self
+
+    def counts(self) -> dict:
+        """The run's counts so far: this process's, and its workers'."""
+        counts = counters.LOCAL_TALLY.snapshot()
+        if self._workers_dir is not None:
+            for name, value in worker_files.read_counts(self._workers_dir).items():
+                counts[name] = counts.get(name, 0) + value
+        return counts
+
+    def outage(self) -> tuple[str, float] | None:
+        """outage_now(), of this process or of its workers (the earliest)."""
+        if self._workers_dir is None:
+            return outage_now()
+        return _as_local_time(worker_files.read_outage(self._workers_dir))
 
     def __exit__(self, *exc_info):
         self._stop.set()
@@ -146,8 +162,8 @@ class ProgressReporter:
     def _report(self):
         previous_read = 0
         while not self._stop.wait(self._interval):
-            counts = counters.LOCAL_TALLY.snapshot()
+            counts = self.counts()
             print(progress_line(self._clock() - self._started, counts, previous_read, self._interval,
-                                self._memory(), self._total_bytes, self._rate_cap, outage_now()),
+                                self._memory(), self._total_bytes, self._rate_cap, self.outage()),
                   file=self._out, flush=True)
             previous_read = counts.get(counters.READ, 0)

@@ -5,10 +5,13 @@ Every event read ends in exactly one of OUTCOMES, so that
             + delivered + dead_lettered + previewed + already_settled + unsent
 """
 import threading
+import time
 from collections import Counter
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+
+from transforms import worker_files
 
 NAMESPACE = "segment_to_gainsight"
 
@@ -64,7 +67,13 @@ class LocalTally:
     metric updates of every bundle after a step's first on each worker thread (its StateSampler
     caches the first bundle's MetricsContainer). Counts are "attempted": a retried bundle
     counts twice, as Beam's attempted metrics do.
+
+    A worker process of a local run on several cores publishes its totals to the run's
+    directory every second (publish_to; transforms.worker_files), where the job's process
+    reads them for its progress line.
     """
+
+    PUBLISH_SECONDS = 1.0
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -79,6 +88,27 @@ class LocalTally:
             with self._lock:
                 self._per_thread.append(counts)
         counts[name] = counts.get(name, 0) + value
+
+    def publish_to(self, directory: str, outage=lambda: None) -> None:
+        """A worker process: counts are kept, and a daemon thread writes them to `directory`
+        every PUBLISH_SECONDS with the outage open now (`outage()`: the circuit breakers'
+        current_outage) (transforms.worker_files.write_counts)."""
+        self.enabled = True
+        threading.Thread(target=self._publish_every, args=(directory, outage), daemon=True,
+                         name="publish-counts").start()
+
+    def _publish_every(self, directory: str, outage):
+        published = None
+        while True:
+            time.sleep(self.PUBLISH_SECONDS)
+            status = (self.snapshot(), outage())
+            if status == published and status[1] is None:
+                continue
+            try:
+                worker_files.write_counts(directory, *status)
+            except OSError:   # the run's directory is gone (it ended): the counts are progress only
+                return
+            published = status
 
     def reset(self):
         """Forgets every count (a new run starts from zero; threads that counted before add to

@@ -3,7 +3,7 @@ import io
 import time
 
 from pipeline.progress import ProgressReporter, progress_line, resident_memory_bytes
-from transforms import counters
+from transforms import counters, worker_files
 
 
 def test_progress_line_shows_counts_and_the_read_rate():
@@ -67,7 +67,25 @@ def test_input_size_sums_the_matched_files(tmp_path):
     (tmp_path / "a.jsonl").write_bytes(b"x" * 10)
     (tmp_path / "b.jsonl").write_bytes(b"x" * 5)
     (tmp_path / ".hidden").write_bytes(b"x" * 100)
-    assert input_size([f"{tmp_path}/**"]) == 15 and input_size([f"{tmp_path}/a*"]) == 10
+    assert input_size([f"{tmp_path}/**"]) == (15, 2) and input_size([f"{tmp_path}/a*"]) == (10, 1)
+    assert input_size([f"{tmp_path}/none*"]) == (None, 0)
+
+
+def test_a_run_on_worker_processes_counts_what_they_publish(tmp_path):
+    """The job's process reads nothing itself then: its line adds up the workers' files."""
+    worker_files.write_counts(str(tmp_path), {counters.READ: 700, counters.PREVIEWED: 3}, pid=11)
+    opened = time.mktime((2026, 12, 2, 14, 2, 11, 0, 0, -1))
+    worker_files.write_counts(str(tmp_path), {counters.READ: 300}, outage=(opened, 600.0), pid=12)
+    out = io.StringIO()
+    with ProgressReporter(interval=0.05, out=out, memory=lambda: 2**30,
+                          workers_dir=str(tmp_path)) as reporter:
+        assert reporter.counts() == {counters.READ: 1000, counters.PREVIEWED: 3}
+        deadline = time.monotonic() + 30
+        while "read 1000 " not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    line = out.getvalue().splitlines()[0]
+    assert "read 1000  settled 3  delivered 0  previewed 3" in line
+    assert "Gainsight unreachable since 14:02:11, next probe in " in line   # a worker's breaker
 
 
 def test_each_run_s_progress_counts_from_zero():

@@ -2,14 +2,15 @@
 lines say how to resume, and the exit code is 4."""
 import os
 import signal
+import time
 
 import pytest
 
-from pipeline.main import EXIT_STOPPED, StopOnSignals, _report
+from pipeline.main import EXIT_STOPPED, StopOnSignals, WorkersHear, _report
 from pipeline.options import resolve_config
 from pipeline.summary import build_summary
 from tests.conftest import ACCESS_KEY
-from transforms import stopping
+from transforms import counters, stopping, worker_files
 from transforms.read import ReadLinesFn
 
 
@@ -73,3 +74,46 @@ def test_without_a_checkpoint_it_says_a_rerun_would_resend_and_to_use_one(tmp_pa
 def test_a_run_not_stopped_exits_0(tmp_path, capsys):
     assert _report(build_summary({"read": 1, "delivered": 1}), _config(tmp_path)) == 0
     assert "stopped" not in capsys.readouterr().err
+
+
+def test_a_stop_reaches_the_workers_of_a_run_through_its_directory(tmp_path):
+    """The job's process (share_with_workers) and a worker (watch) of one run, here in one
+    process: what the worker's stop_requested() answers is read from the stop file alone."""
+    directory = str(tmp_path)
+    stopping.watch(directory)
+    try:
+        assert not stopping.stop_requested()
+        with WorkersHear(directory):
+            assert os.environ[worker_files.RUN_DIR_ENV] == directory
+            with StopOnSignals():
+                os.kill(os.getpid(), signal.SIGTERM)
+        assert worker_files.RUN_DIR_ENV not in os.environ
+        assert worker_files.stop_reason_in(directory) == "interrupted by SIGTERM"
+        stopping.reset()                      # as a worker that has not looked yet
+        deadline = time.monotonic() + 30      # it looks every CHECK_SECONDS
+        while not stopping.stop_requested() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert stopping.stop_requested() and stopping.stop_reason() == "interrupted by SIGTERM"
+    finally:
+        stopping.watch(None)
+        stopping.share_with_workers(None)
+
+
+def test_a_run_in_this_process_writes_no_stop_file(tmp_path):
+    with WorkersHear(None), StopOnSignals():
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert stopping.stop_requested() and os.listdir(tmp_path) == []
+    assert worker_files.RUN_DIR_ENV not in os.environ
+
+
+def test_a_worker_publishes_its_counts_every_second(tmp_path):
+    tally = counters.LocalTally()
+    tally.publish_to(str(tmp_path))
+    tally.add(counters.READ, 40)
+    tally.add(counters.INVALID, 2)
+    deadline = time.monotonic() + 30
+    while worker_files.read_counts(str(tmp_path)) != {counters.READ: 40, counters.INVALID: 2} \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert worker_files.read_counts(str(tmp_path)) == {counters.READ: 40, counters.INVALID: 2}
+    assert [name.startswith(f"counts-{os.getpid()}") for name in os.listdir(tmp_path)] == [True]

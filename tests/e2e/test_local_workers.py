@@ -1,0 +1,127 @@
+"""A local backfill on worker processes (Beam's multi_processing mode, each worker
+`python -m pipeline.worker`), through the real CLI against a slow sandbox: its progress line
+counts what the workers do, and SIGTERM or Ctrl-C (SIGINT to the whole process group, as a
+terminal sends it) stops it the graceful way: exit 4, the summary so far, nothing left running."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.conftest import ACCESS_KEY
+from tests.e2e.cli import ROOT, write_jsonl
+
+WAIT_SECONDS = 120   # generous: the machine is shared
+EVENTS = 400
+RATE = 20            # requests/s: the whole run would take EVENTS / RATE = 20 s
+WORKERS = ["--direct_running_mode", "multi_processing", "--direct_num_workers", "2"]
+
+
+def _events():
+    return [{"type": "track", "userId": f"u{n % 7}", "messageId": f"m{n}", "event": "Signed Up"}
+            for n in range(EVENTS)]
+
+
+class _Run:
+    """The CLI in a process group of its own, its stderr collected line by line as it comes."""
+
+    def __init__(self, args):
+        env = {k: v for k, v in os.environ.items() if k != "GAINSIGHT_ACCESS_KEY"}
+        env["GAINSIGHT_ACCESS_KEY"] = ACCESS_KEY
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", *args, "--max_requests_per_second", str(RATE)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)
+        self.stderr_lines: list[str] = []
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+
+    def _read_stderr(self):
+        for line in self.process.stderr:
+            self.stderr_lines.append(line.rstrip("\n"))
+
+    def wait_for(self, condition):
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            assert self.process.poll() is None, f"the run ended early: {self.stderr_lines}"
+            time.sleep(0.1)
+        raise AssertionError(f"not reached within {WAIT_SECONDS} s: {self.stderr_lines}")
+
+    def finish(self) -> tuple[int, str, str]:
+        stdout = self.process.stdout.read()
+        self.process.wait(WAIT_SECONDS)
+        self._reader.join(WAIT_SECONDS)
+        return self.process.returncode, stdout, "\n".join(self.stderr_lines)
+
+    def kill(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(WAIT_SECONDS)
+
+
+def _processes_of_run(job_pid: int) -> list[int]:
+    """Processes (the workers) whose environment names the run directory of the job `job_pid`."""
+    marker = f"segment-to-gainsight-spill-{job_pid}-".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == job_pid:
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if marker in handle.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def _table(stdout: str) -> dict:
+    return dict(line.split() for line in stdout.splitlines() if len(line.split()) == 2)
+
+
+@pytest.mark.parametrize("signum, to_group", [(signal.SIGTERM, False), (signal.SIGINT, True)],
+                         ids=["SIGTERM to the job", "Ctrl-C to every process"])
+def test_a_run_on_worker_processes_shows_their_progress_and_stops_gracefully(
+        tmp_path, start_sandbox, signum, to_group):
+    sandbox = start_sandbox(latency_ms=20, seed=5)
+    source = write_jsonl(tmp_path / "events.jsonl", _events())
+    out = tmp_path / "out"
+    checkpoint = tmp_path / "ckpt"
+    run = _Run(["--input", str(source), "--gainsight_endpoint", sandbox.url, *WORKERS,
+                "--checkpoint", str(checkpoint), "--dead_letter", f"{out}/dl/",
+                "--summary", f"{out}/"])
+    try:
+        # the first progress line comes after 10 s, half-way through the deliveries
+        run.wait_for(lambda: any(line.startswith("progress ") for line in run.stderr_lines))
+        progress = next(line for line in run.stderr_lines if line.startswith("progress "))
+        run.wait_for(lambda: len(_processes_of_run(run.process.pid)) >= 2)
+        if to_group:
+            os.killpg(run.process.pid, signum)
+        else:
+            run.process.send_signal(signum)
+        code, stdout, stderr = run.finish()
+    finally:
+        run.kill()
+    fields = progress.split()   # counted by the workers: this process reads nothing itself
+    assert int(fields[fields.index("read") + 1]) == EVENTS, progress
+    name = signal.Signals(signum).name
+    assert code == 4, stderr
+    assert f"{name}: stopping" in stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert (f"stopped (interrupted by {name}) before the end: to resume, run the same command "
+            f"again with the same --checkpoint {checkpoint}") in stderr
+    table = _table(stdout)
+    assert table["balanced"] == "yes" and int(table["read"]) == EVENTS
+    # the workers heard the stop: they sent no new request after it, and held the rest back
+    assert int(table["unsent"]) > 0
+    assert int(table["delivered"]) == sandbox.stats()["accepted"] < EVENTS
+    assert (out / "summary.json").exists()
+    deadline = time.monotonic() + 30
+    while _processes_of_run(run.process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_of_run(run.process.pid) == []
