@@ -89,7 +89,10 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
     failures = {name: records for name, records in
                 (("Read", lines[tags.DEAD_LETTER]), ("Parse", parsed[tags.DEAD_LETTER])) if records is not None}
     if config.preview:  # batch only: the preview's lines came out of AttachAccountId's last step
-        _ = requests | "Preview" >> WriteJsonLines(config.preview, joined=True)
+        # a local run (it has a spill directory: pipeline.main.with_event_travel) runs each
+        # bundle once, and writes the preview without WriteToText's temporary files and renames
+        _ = requests | "Preview" >> WriteJsonLines(config.preview, joined=True,
+                                                   own_files=config.spill_dir is not None)
     else:
         undelivered = (requests
                        | "Batch" >> BatchRequests(config.sink.batch_size, config.sink.sink_parallelism,

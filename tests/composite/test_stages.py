@@ -2,8 +2,10 @@
 import gzip
 import functools
 import json
+import re
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from transforms import tags
@@ -168,14 +170,22 @@ def test_preview_inline_writes_bodies_without_key(run, tmp_path):
     assert (counters["previewed"], counters["by_type.track"], counters["by_type.group"]) == (2, 1, 1)
 
 
-def test_write_json_lines_in_blocks_reads_back_line_by_line(run, tmp_path):
+@pytest.mark.parametrize("own_files", [False, True], ids=["WriteToText", "a local run's own files"])
+def test_write_json_lines_in_blocks_reads_back_line_by_line(run, tmp_path, own_files):
     from transforms.jsonl_files import WriteJsonLines
-    lines = [json.dumps({"n": n, "text": "a\nb"}) for n in range(7)]
-    _ = run.pipeline | beam.Create(lines) | WriteJsonLines(str(tmp_path / "out"), block_lines=3)
+    lines = [json.dumps({"n": n, "text": "a\nb \u00e9"}) for n in range(7)]
+    _ = (run.pipeline | beam.Create(lines)
+         | WriteJsonLines(str(tmp_path / "sub" / "out"), block_lines=3, own_files=own_files))
     run.finish()
-    texts = [path.read_text() for path in tmp_path.glob("out-*.jsonl")]
+    paths = sorted((tmp_path / "sub").glob("out-*.jsonl"))
+    texts = [path.read_text(encoding="utf-8") for path in paths]
     assert all(text.endswith("\n") for text in texts if text)
     assert sorted(line for text in texts for line in text.splitlines()) == sorted(lines)
+    if own_files:   # named like the dead letters' files: PREFIX-<writer id>.jsonl
+        assert all(re.fullmatch(r"out-[0-9a-f]{12}\.jsonl", path.name) for path in paths)
+        assert not list(tmp_path.rglob("beam-temp*"))
+    else:
+        assert [path.name for path in paths] == ["out-00000-of-00001.jsonl"]
 
 
 def test_write_dead_letters_as_jsonl(run, tmp_path):

@@ -61,3 +61,22 @@ def test_a_backfill_on_gcs_reads_writes_and_resumes_there(gcs_bucket, gcs_emulat
     again = json.loads(FileSystems.open(f"{gcs_bucket}/second/summary.json").read())
     assert (again["already_settled"], again["delivered"], again["dead_lettered"]) == (len(events), 0, 0)
     assert len(sandbox.received()) == len(received)                          # nothing sent twice
+
+
+def test_a_local_backfill_previews_to_gcs(gcs_bucket, gcs_emulator, tmp_path):  # noqa: F811
+    """A local run writes the preview as files of its own (no WriteToText): on gs:// too."""
+    events = [{"type": "track", "userId": f"u{n % 3}", "messageId": f"p-{n}", "event": "Signed Up"}
+              for n in range(25)]
+    write_object(f"{gcs_bucket}/segment-logs/pv/1730505600000/part-1.gz",
+                 gzip.compress(("\n".join(json.dumps(e) for e in events) + "\n").encode()))
+    env = {k: v for k, v in os.environ.items() if k != "GAINSIGHT_ACCESS_KEY"}
+    env.update(STORAGE_EMULATOR_HOST=gcs_emulator)
+    done = subprocess.run([sys.executable, "-m", "pipeline", "--input", f"{gcs_bucket}/segment-logs/pv/",
+                           "--no_auth", "--preview", f"{gcs_bucket}/pv-out/", "--dead_letter",
+                           str(tmp_path / "dl")], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = read_lines(f"{gcs_bucket}/pv-out/preview-*.jsonl")
+    assert sorted(line["body"]["messageId"] for line in lines) == sorted(e["messageId"] for e in events)
+    assert all(line["url"].endswith("/clickstream/segmentio/event") for line in lines)
+    assert not os.path.exists(os.path.join(ROOT, "gs:"))

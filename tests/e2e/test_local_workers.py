@@ -80,6 +80,16 @@ def _processes_of_run(job_pid: int) -> list[int]:
     return found
 
 
+def _alive(pid: int) -> bool:
+    """Running (an ended process that nobody has reaped yet, a zombie, is not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:].split()[0] != b"Z"
+
+
 def _table(stdout: str) -> dict:
     return dict(line.split() for line in stdout.splitlines() if len(line.split()) == 2)
 
@@ -125,3 +135,27 @@ def test_a_run_on_worker_processes_shows_their_progress_and_stops_gracefully(
     while _processes_of_run(run.process.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _processes_of_run(run.process.pid) == []
+
+
+def test_the_workers_of_a_killed_run_end_with_it(tmp_path, start_sandbox):
+    """SIGKILL of the job's process (a crash: no handler runs) leaves no worker sending on."""
+    sandbox = start_sandbox(latency_ms=20, seed=6)
+    source = write_jsonl(tmp_path / "events.jsonl", _events())
+    out = tmp_path / "out"
+    run = _Run(["--input", str(source), "--gainsight_endpoint", sandbox.url, *WORKERS,
+                "--checkpoint", str(tmp_path / "ckpt"), "--dead_letter", f"{out}/dl/"])
+    try:
+        run.wait_for(lambda: sandbox.stats()["accepted"] >= 40)
+        workers = _processes_of_run(run.process.pid)
+        assert len(workers) >= 2
+        run.process.send_signal(signal.SIGKILL)
+        run.process.wait(WAIT_SECONDS)
+        deadline = time.monotonic() + 60
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in workers if _alive(pid)]
+        accepted = sandbox.stats()["accepted"]
+        time.sleep(2)
+        assert sandbox.stats()["accepted"] == accepted < EVENTS   # nothing sent after the kill
+    finally:
+        run.kill()
