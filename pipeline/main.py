@@ -16,6 +16,7 @@ from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions
 
 from pipeline import cli_help
 from pipeline.graph import build_pipeline
+from pipeline.local_workers import chose_running_mode, worker_count
 from pipeline.memory import collect_garbage_less_often
 from pipeline.progress import ProgressReporter
 from pipeline.options import ConfigError, JobConfig, extract_keys, resolve_config, unknown_flags
@@ -37,10 +38,6 @@ DEFAULT_BATCH_RUNNER = "FnApiRunner"
 DEFAULT_STREAMING_RUNNER = "BundleBasedDirectRunner"
 # How long a stopped local stream waits for the runner's workers to finish their current work.
 CANCEL_WAIT_SECONDS = 20.0
-# A local backfill of at least this much input (as stored) runs on one worker process per CPU,
-# at most MAX_LOCAL_WORKERS, unless --direct_running_mode says otherwise (local_workers).
-PARALLEL_INPUT_BYTES = 64 << 20
-MAX_LOCAL_WORKERS = 8
 # Beam's local running modes that give the default's answer, event for event (tests/e2e/
 # test_running_modes.py). multi_threading is refused: see check_local_running_mode.
 ACCEPTED_RUNNING_MODES = ("in_memory", "multi_processing")
@@ -54,8 +51,18 @@ _outputs_complete = False
 EXIT_STOPPED = 4
 
 
-def run(argv: list[str] | None = None, environ=None) -> int:
-    """Runs the job; returns the process exit code (see README: 0 to 5)."""
+def run(argv: list[str] | None = None, environ=None, warm=None) -> int:
+    """Runs the job; returns the process exit code (see README: 0 to 5). `warm`: worker
+    processes the CLI started before its imports (pipeline.warm_workers), used if the run is a
+    local backfill on workers, else stopped; stopped when the run ends either way."""
+    try:
+        return _run(argv, environ, warm)
+    finally:
+        if warm is not None:
+            warm.close()
+
+
+def _run(argv, environ, warm) -> int:
     global _outputs_complete
     _outputs_complete = False
     argv = sys.argv[1:] if argv is None else argv
@@ -77,11 +84,14 @@ def run(argv: list[str] | None = None, environ=None) -> int:
     config = with_event_travel(config, remote or dry_run, total_bytes)
     workers = None
     if not (remote or dry_run or config.streaming):
-        workers = local_workers(options.view_as(DirectOptions), _chose_running_mode(argv),
-                                total_bytes, files, os.cpu_count() or 1)
+        direct = options.view_as(DirectOptions)
+        workers = worker_count(direct.direct_running_mode, direct.direct_num_workers,
+                               chose_running_mode(argv), total_bytes, files, os.cpu_count() or 1)
+    if warm is not None and workers is None:
+        warm.close()   # started on a guess (pipeline.__main__) that the checks did not bear out
     try:
         pipeline = beam.Pipeline(options=options) if workers is None else beam.Pipeline(
-            runner=local_runner(options.view_as(DirectOptions), workers), options=options)
+            runner=local_runner(options.view_as(DirectOptions), workers, warm), options=options)
         build_pipeline(pipeline, config)
         if dry_run:
             pipeline.run()
@@ -95,42 +105,11 @@ def run(argv: list[str] | None = None, environ=None) -> int:
             shutil.rmtree(config.spill_dir, ignore_errors=True)
 
 
-def local_workers(direct: DirectOptions, chosen: bool, input_bytes: int | None, files: int,
-                  cpus: int) -> int | None:
-    """How many worker processes a local backfill runs on; None: in this process.
-
-    Given --direct_running_mode or --direct_num_workers (`chosen`): multi_processing runs
-    --direct_num_workers of them (0: one per CPU), in_memory none. Not given: one per CPU, at
-    most MAX_LOCAL_WORKERS and no more than there are files, for an input of at least
-    PARALLEL_INPUT_BYTES (as stored); a smaller one is done before a second process would have
-    started (README, Performance).
-
-    >>> local_workers(DirectOptions([]), False, 400 << 20, 20, cpus=2)
-    2
-    >>> local_workers(DirectOptions([]), False, 20 << 20, 20, cpus=2) is None
-    True
-    >>> local_workers(DirectOptions(["--direct_running_mode", "multi_processing"]), True, None, 0, cpus=2)
-    1
-    """
-    if chosen:
-        if direct.direct_running_mode != "multi_processing":
-            return None
-        return direct.direct_num_workers or cpus
-    if not input_bytes or input_bytes < PARALLEL_INPUT_BYTES:
-        return None
-    workers = min(cpus, MAX_LOCAL_WORKERS, files)
-    return workers if workers > 1 else None
-
-
-def _chose_running_mode(argv) -> bool:
-    """Whether the flags name Beam's local running mode or its number of workers."""
-    return any(arg.split("=", 1)[0] in ("--direct_running_mode", "--direct_num_workers")
-               for arg in argv)
-
-
-def local_runner(direct: DirectOptions, workers: int):
+def local_runner(direct: DirectOptions, workers: int, warm=None):
     """The local runner of a backfill on `workers` processes, each `python -m pipeline.worker`
-    (Beam's SDK harness, which leaves Ctrl-C to this process and hears its stop requests).
+    (Beam's SDK harness, which leaves Ctrl-C to this process and hears its stop requests); with
+    `warm` (pipeline.warm_workers), the runner's command hands each worker's start to one of the
+    processes started early, which have imported Beam meanwhile.
 
     Beam's own multi_processing mode would start its harness without these; the runner is
     given the worker command instead, and the mode flag is cleared so that the runner does not
@@ -140,7 +119,8 @@ def local_runner(direct: DirectOptions, workers: int):
     direct.direct_num_workers = workers
     direct.direct_running_mode = None
     # The runner starts it with a shell (`sh -c`); exec: no shell stays between, to die of Ctrl-C.
-    command = f"exec {shlex.quote(sys.executable)} -m pipeline.worker"
+    command = (warm.attach_command() if warm is not None
+               else f"exec {shlex.quote(sys.executable)} -m pipeline.worker")
     return FnApiRunner(default_environment=SubprocessSDKEnvironment.from_command_string(command))
 
 

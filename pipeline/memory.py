@@ -1,6 +1,7 @@
 """Resident memory of a process and of its process tree, from /proc (Linux): the progress
 line's `memory` and the benchmarks' sampler read it the same way. Imports nothing heavy, so the
-bench harness stays small. Also how often a backfill collects garbage (the job's and the benchmark baseline's alike).
+bench harness stays small. Also how often a backfill collects garbage (the job's, its workers'
+and the benchmark baseline's alike).
 
 >>> resident_memory_bytes(pid=2**22 + 12345) is None   # no such process
 True

@@ -2,6 +2,10 @@
 by the local runner (pipeline.main.local_runner): Beam's SDK harness
 (apache_beam.runners.worker.sdk_worker_main), and three things of the job's own first:
 
+    python -m pipeline.worker                 # started by the runner, its environment set
+    python -m pipeline.worker --warm SOCKET   # started early (pipeline.warm_workers): imports,
+                                              # then waits for a runner's worker to attach
+
 - Ctrl-C in a terminal reaches every process of the job: a worker ignores it, and the job's
   process stops the run the graceful way (pipeline.main.StopOnSignals);
 - that stop reaches the worker through the run's directory ($SEGMENT_TO_GAINSIGHT_RUN_DIR,
@@ -9,9 +13,11 @@ by the local runner (pipeline.main.local_runner): Beam's SDK harness
   open outage (its circuit breakers) go to the same directory, for the progress line;
 - garbage is collected as seldom as in the job's process (pipeline.memory).
 """
+import json
 import logging
 import os
 import signal
+import socket
 import sys
 
 from pipeline.memory import collect_garbage_less_often
@@ -22,8 +28,47 @@ if __name__ == "__main__":   # first, as the imports below take a while (importe
 
 from apache_beam.runners.worker import sdk_worker_main  # noqa: E402  (after the lines above, on purpose)
 
+from pipeline.worker_attach import socket_name  # noqa: E402
 from transforms import counters, stopping, worker_files  # noqa: E402
 from transforms.circuit_breaker import current_outage  # noqa: E402
+
+
+ATTACH_CHECK_SECONDS = 1.0   # a warm worker looks this often whether its job's process is gone
+
+
+def wait_and_run(marker: str) -> None:
+    """A warm worker: listens on socket_name(marker), then creates `marker` (so a client never
+    finds a worker that does not listen yet), takes one connection, whose first line is the
+    environment as JSON (pipeline.worker_attach), runs as that worker, then sends its exit code
+    and ends. Ends at once when its job's process is gone before anyone attached."""
+    parent = os.getppid()
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(socket_name(marker))
+        server.listen(1)
+        with open(marker, "x", encoding="utf-8"):
+            pass
+        server.settimeout(ATTACH_CHECK_SECONDS)
+        while True:
+            try:
+                connection, _ = server.accept()
+                break
+            except socket.timeout:
+                if os.getppid() != parent:
+                    os._exit(0)   # pylint: disable=protected-access
+    with connection:
+        connection.settimeout(None)
+        environment = json.loads(connection.makefile("rb").readline())
+        os.environ.clear()
+        os.environ.update(environment)
+        code = 1
+        try:
+            main()
+            code = 0
+        finally:
+            connection.sendall(str(code).encode())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)   # pylint: disable=protected-access  (as the harness's own end: no teardown)
 
 
 def main() -> None:
@@ -38,4 +83,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--warm":
+        wait_and_run(sys.argv[2])
+    else:
+        main()

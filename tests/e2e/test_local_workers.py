@@ -1,7 +1,8 @@
 """A local backfill on worker processes (Beam's multi_processing mode, each worker
-`python -m pipeline.worker`), through the real CLI against a slow sandbox: its progress line
-counts what the workers do, and SIGTERM or Ctrl-C (SIGINT to the whole process group, as a
-terminal sends it) stops it the graceful way: exit 4, the summary so far, nothing left running."""
+`python -m pipeline.worker`, started before the job imports Beam: pipeline.warm_workers),
+through the real CLI against a slow sandbox: its progress line counts what the workers do, and
+SIGTERM or Ctrl-C (SIGINT to the whole process group, as a terminal sends it) stops it the
+graceful way: exit 4, the summary so far, nothing left running; a SIGKILL leaves no worker."""
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import time
 
 import pytest
 
+from pipeline.memory import process_tree
 from tests.conftest import ACCESS_KEY
 from tests.e2e.cli import ROOT, write_jsonl
 
@@ -64,19 +66,18 @@ class _Run:
             self.process.wait(WAIT_SECONDS)
 
 
-def _processes_of_run(job_pid: int) -> list[int]:
-    """Processes (the workers) whose environment names the run directory of the job `job_pid`."""
-    marker = f"segment-to-gainsight-spill-{job_pid}-".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == job_pid:
-            continue
+def _workers_of(job_pid: int) -> dict[int, str]:
+    """{pid: command line} of the job's worker processes alive now (warm ones, attached or not,
+    and the runner's attach clients: pipeline.warm_workers)."""
+    found = {}
+    for pid in process_tree(job_pid):
         try:
-            with open(f"/proc/{entry}/environ", "rb") as handle:
-                if marker in handle.read():
-                    found.append(int(entry))
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                command = handle.read().replace(b"\0", b" ").decode()
         except OSError:
             continue
+        if "pipeline.worker" in command and _alive(pid):
+            found[pid] = command
     return found
 
 
@@ -109,7 +110,10 @@ def test_a_run_on_worker_processes_shows_their_progress_and_stops_gracefully(
         # the first progress line comes after 10 s, half-way through the deliveries
         run.wait_for(lambda: any(line.startswith("progress ") for line in run.stderr_lines))
         progress = next(line for line in run.stderr_lines if line.startswith("progress "))
-        run.wait_for(lambda: len(_processes_of_run(run.process.pid)) >= 2)
+        workers = _workers_of(run.process.pid)
+        # the runner's two workers are the two started before the job imported Beam
+        assert sum("pipeline.worker --warm" in command for command in workers.values()) == 2, workers
+        assert sum("pipeline.worker_attach" in command for command in workers.values()) == 2, workers
         if to_group:
             os.killpg(run.process.pid, signum)
         else:
@@ -131,10 +135,7 @@ def test_a_run_on_worker_processes_shows_their_progress_and_stops_gracefully(
     assert int(table["unsent"]) > 0
     assert int(table["delivered"]) == sandbox.stats()["accepted"] < EVENTS
     assert (out / "summary.json").exists()
-    deadline = time.monotonic() + 30
-    while _processes_of_run(run.process.pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _processes_of_run(run.process.pid) == []
+    assert not [pid for pid in workers if _alive(pid)]   # the job waited for them
 
 
 def test_the_workers_of_a_killed_run_end_with_it(tmp_path, start_sandbox):
@@ -146,8 +147,8 @@ def test_the_workers_of_a_killed_run_end_with_it(tmp_path, start_sandbox):
                 "--checkpoint", str(tmp_path / "ckpt"), "--dead_letter", f"{out}/dl/"])
     try:
         run.wait_for(lambda: sandbox.stats()["accepted"] >= 40)
-        workers = _processes_of_run(run.process.pid)
-        assert len(workers) >= 2
+        workers = _workers_of(run.process.pid)
+        assert len(workers) == 4, workers   # two warm workers, two attach clients
         run.process.send_signal(signal.SIGKILL)
         run.process.wait(WAIT_SECONDS)
         deadline = time.monotonic() + 60
