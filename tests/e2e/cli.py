@@ -51,3 +51,13 @@ def read_jsonl(pattern: str) -> list:
 def write_jsonl(path: Path, events) -> Path:
     path.write_text("".join((e if isinstance(e, str) else json.dumps(e)) + "\n" for e in events))
     return path
+
+
+def running(pid: int) -> bool:
+    """The process runs (one that has ended but that nobody has reaped yet, a zombie, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:].split()[0] != b"Z"

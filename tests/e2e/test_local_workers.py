@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.memory import process_tree
 from tests.conftest import ACCESS_KEY
-from tests.e2e.cli import ROOT, write_jsonl
+from tests.e2e.cli import ROOT, running, write_jsonl
 
 WAIT_SECONDS = 120   # generous: the machine is shared
 EVENTS = 400
@@ -76,19 +76,9 @@ def _workers_of(job_pid: int) -> dict[int, str]:
                 command = handle.read().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if "pipeline.worker" in command and _alive(pid):
+        if "pipeline.worker" in command and running(pid):
             found[pid] = command
     return found
-
-
-def _alive(pid: int) -> bool:
-    """Running (an ended process that nobody has reaped yet, a zombie, is not)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2:].split()[0] != b"Z"
 
 
 def _table(stdout: str) -> dict:
@@ -135,7 +125,7 @@ def test_a_run_on_worker_processes_shows_their_progress_and_stops_gracefully(
     assert int(table["unsent"]) > 0
     assert int(table["delivered"]) == sandbox.stats()["accepted"] < EVENTS
     assert (out / "summary.json").exists()
-    assert not [pid for pid in workers if _alive(pid)]   # the job waited for them
+    assert not [pid for pid in workers if running(pid)]   # the job waited for them
 
 
 def test_the_workers_of_a_killed_run_end_with_it(tmp_path, start_sandbox):
@@ -152,9 +142,9 @@ def test_the_workers_of_a_killed_run_end_with_it(tmp_path, start_sandbox):
         run.process.send_signal(signal.SIGKILL)
         run.process.wait(WAIT_SECONDS)
         deadline = time.monotonic() + 60
-        while any(map(_alive, workers)) and time.monotonic() < deadline:
+        while any(map(running, workers)) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not [pid for pid in workers if _alive(pid)]
+        assert not [pid for pid in workers if running(pid)]
         accepted = sandbox.stats()["accepted"]
         time.sleep(2)
         assert sandbox.stats()["accepted"] == accepted < EVENTS   # nothing sent after the kill

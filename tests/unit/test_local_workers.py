@@ -10,7 +10,7 @@ import time
 from pipeline.local_workers import (MAX_LOCAL_WORKERS, PARALLEL_INPUT_BYTES, local_input_size,
                                     planned_workers, worker_count)
 from pipeline.worker_attach import take_worker
-from tests.e2e.cli import ROOT
+from tests.e2e.cli import ROOT, running
 
 WAIT_SECONDS = 60
 
@@ -93,9 +93,9 @@ def test_a_warm_worker_ends_when_its_job_is_gone_before_anyone_took_it(tmp_path)
         job.send_signal(signal.SIGKILL)
         job.wait(WAIT_SECONDS)
         deadline = time.monotonic() + WAIT_SECONDS
-        while _running(int(pid)) and time.monotonic() < deadline:
+        while running(int(pid)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _running(int(pid))
+        assert not running(int(pid))
     finally:
         if job.poll() is None:
             job.kill()
@@ -114,11 +114,3 @@ def test_a_run_that_does_not_use_its_warm_workers_stops_them(tmp_path):
     assert "Traceback" not in done.stderr
     assert [name for name in os.listdir(tmp_path) if "warm" in name] == []
 
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2:].split()[0] != b"Z"
