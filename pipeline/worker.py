@@ -3,8 +3,9 @@ by the local runner (pipeline.main.local_runner): Beam's SDK harness
 (apache_beam.runners.worker.sdk_worker_main), and three things of the job's own first:
 
     python -m pipeline.worker                 # started by the runner, its environment set
-    python -m pipeline.worker --warm SOCKET   # started early (pipeline.warm_workers): imports,
-                                              # then waits for a runner's worker to attach
+    python -m pipeline.worker --warm DIR/worker-N   # started early (pipeline.warm_workers):
+                                                    # imports, then waits for the runner's
+                                                    # worker command to attach
 
 - Ctrl-C in a terminal reaches every process of the job: a worker ignores it, and the job's
   process stops the run the graceful way (pipeline.main.StopOnSignals);
@@ -18,6 +19,7 @@ import logging
 import os
 import signal
 import socket
+import struct
 import sys
 
 from pipeline.memory import collect_garbage_less_often
@@ -38,9 +40,10 @@ ATTACH_CHECK_SECONDS = 1.0   # a warm worker looks this often whether its job's 
 
 def wait_and_run(marker: str) -> None:
     """A warm worker: listens on socket_name(marker), then creates `marker` (so a client never
-    finds a worker that does not listen yet), takes one connection, whose first line is the
-    environment as JSON (pipeline.worker_attach), runs as that worker, then sends its exit code
-    and ends. Ends at once when its job's process is gone before anyone attached."""
+    finds a worker that does not listen yet), takes one connection from a process its job
+    started (started_by), whose first line is the environment as JSON (pipeline.worker_attach),
+    runs as that worker, then sends its exit code and ends. Ends at once when its job's process
+    is gone before anyone attached."""
     parent = os.getppid()
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(socket_name(marker))
@@ -51,10 +54,13 @@ def wait_and_run(marker: str) -> None:
         while True:
             try:
                 connection, _ = server.accept()
-                break
             except socket.timeout:
                 if os.getppid() != parent:
                     os._exit(0)   # pylint: disable=protected-access
+                continue
+            if started_by(connection, parent):
+                break
+            connection.close()
     with connection:
         connection.settimeout(None)
         environment = json.loads(connection.makefile("rb").readline())
@@ -69,6 +75,22 @@ def wait_and_run(marker: str) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)   # pylint: disable=protected-access  (as the harness's own end: no teardown)
+
+
+def started_by(connection: socket.socket, job_pid: int) -> bool:
+    """Whether the client at the other end is a process the job `job_pid` started, as its
+    runner's workers are (anyone on the machine can reach an abstract socket: a worker takes
+    its environment, and then its work, from its own job only)."""
+    peer_pid, peer_uid, _ = struct.unpack("3i", connection.getsockopt(
+        socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    if peer_uid != os.getuid():
+        return False
+    try:
+        with open(f"/proc/{peer_pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return int(stat[stat.rfind(b")") + 2:].split()[1]) == job_pid
 
 
 def main() -> None:

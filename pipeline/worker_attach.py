@@ -6,7 +6,9 @@ for it and ends with its exit code. With none left, it becomes a plain worker
 
 Each warm worker listens on an abstract Unix socket and marks it with a file `DIR/worker-N`
 (socket_name); a client takes a worker by renaming its marker first (`worker-0` ->
-`worker-0.taken`), so two clients never take the same one. Ctrl-C is ignored here too: the job's process stops the run (pipeline.main).
+`worker-0.taken`), so two clients never take the same one; the worker talks only to a process
+its own job started (pipeline.worker.started_by). Ctrl-C is ignored here too: the job's
+process stops the run (pipeline.main).
 """
 import json
 import os

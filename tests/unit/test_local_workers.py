@@ -3,13 +3,15 @@ workers it starts on that guess (pipeline.local_workers, pipeline.warm_workers,
 pipeline.worker_attach)."""
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 
 from pipeline.local_workers import (MAX_LOCAL_WORKERS, PARALLEL_INPUT_BYTES, local_input_size,
                                     planned_workers, worker_count)
-from pipeline.worker_attach import take_worker
+from pipeline.warm_workers import WarmWorkers
+from pipeline.worker_attach import socket_name, take_worker
 from tests.e2e.cli import ROOT, running
 
 WAIT_SECONDS = 60
@@ -114,3 +116,29 @@ def test_a_run_that_does_not_use_its_warm_workers_stops_them(tmp_path):
     assert "Traceback" not in done.stderr
     assert [name for name in os.listdir(tmp_path) if "warm" in name] == []
 
+
+
+def test_a_warm_worker_takes_its_work_only_from_a_process_its_job_started(tmp_path, monkeypatch):
+    """Anyone on the machine can reach an abstract socket: this test's process is the warm
+    worker's job itself, not a process the job started, so the worker hangs up on it and goes
+    on waiting for the runner's worker command."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    warm = WarmWorkers.start(1)
+    try:
+        marker = os.path.join(warm.directory, "worker-0")
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not os.path.exists(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with socket.socket(socket.AF_UNIX) as stranger:
+            stranger.settimeout(WAIT_SECONDS)
+            stranger.connect(socket_name(marker))
+            stranger.sendall(b'{"CONTROL_API_SERVICE_DESCRIPTOR": "url: \\"localhost:1\\""}\n')
+            try:
+                answer = stranger.recv(16)
+            except ConnectionResetError:   # it hung up on what it did not read
+                answer = b""
+            assert answer == b""                               # no exit code: it did not run
+        assert running(warm._processes[0].pid) and os.path.exists(marker)
+    finally:
+        warm.close()
+    assert not os.path.exists(warm.directory)
