@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-SOCKET_DIR_PREFIX = "segment-to-gainsight-warm-"
+from transforms.spill import run_dir_prefix
 
 
 class WarmWorkers:
@@ -29,7 +29,8 @@ class WarmWorkers:
 
     @classmethod
     def start(cls, count: int) -> "WarmWorkers":
-        directory = tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX)
+        # named like the run's spill directory: if the job is killed, the next run removes it
+        directory = tempfile.mkdtemp(prefix=f"{run_dir_prefix()}warm-")
         processes = [subprocess.Popen([sys.executable, "-m", "pipeline.worker", "--warm",
                                        os.path.join(directory, f"worker-{n}")])
                      for n in range(count)]

@@ -43,7 +43,13 @@ def make_spill_dir() -> str:
         pid = _owner_pid(name)
         if pid is not None and pid != os.getpid() and not _alive(pid):
             shutil.rmtree(os.path.join(root, name), ignore_errors=True)
-    return tempfile.mkdtemp(prefix=f"{SPILL_DIR_PREFIX}{os.getpid()}-", dir=root)
+    return tempfile.mkdtemp(prefix=run_dir_prefix(), dir=root)
+
+
+def run_dir_prefix() -> str:
+    """The name every directory of this run starts with (in $TMPDIR): a new run removes those
+    of runs whose process is gone (make_spill_dir), the warm workers' too (pipeline.warm_workers)."""
+    return f"{SPILL_DIR_PREFIX}{os.getpid()}-"
 
 
 def _owner_pid(name: str) -> int | None:

@@ -2,10 +2,12 @@
 workers it starts on that guess (pipeline.local_workers, pipeline.warm_workers,
 pipeline.worker_attach)."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 from pipeline.local_workers import (MAX_LOCAL_WORKERS, PARALLEL_INPUT_BYTES, local_input_size,
@@ -13,6 +15,7 @@ from pipeline.local_workers import (MAX_LOCAL_WORKERS, PARALLEL_INPUT_BYTES, loc
 from pipeline.warm_workers import WarmWorkers
 from pipeline.worker_attach import socket_name, take_worker
 from tests.e2e.cli import ROOT, running
+from transforms.spill import make_spill_dir
 
 WAIT_SECONDS = 60
 
@@ -76,7 +79,7 @@ def test_each_warm_worker_is_taken_once(tmp_path):
     assert take_worker(str(tmp_path / "gone")) is None
 
 
-def test_a_warm_worker_ends_when_its_job_is_gone_before_anyone_took_it(tmp_path):
+def test_a_warm_worker_ends_when_its_job_is_gone_before_anyone_took_it(tmp_path, monkeypatch):
     """The job's process (here a small stand-in) killed with SIGKILL: no warm worker stays."""
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     job = subprocess.Popen([sys.executable, "-c",
@@ -98,6 +101,10 @@ def test_a_warm_worker_ends_when_its_job_is_gone_before_anyone_took_it(tmp_path)
         while running(int(pid)) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not running(int(pid))
+        # its directory, named like the killed run's spill directory, goes with the next run's
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+        shutil.rmtree(make_spill_dir())
+        assert not os.path.exists(directory)
     finally:
         if job.poll() is None:
             job.kill()
