@@ -75,7 +75,7 @@ def planned_workers(argv, cpus: int | None = None) -> int | None:
         num_workers = int((values.get("--direct_num_workers") or ["1"])[-1])
     except ValueError:
         return None   # the real check names the flag
-    if chose_running_mode(argv):
+    if any(flag in values for flag in RUNNING_MODE_FLAGS):   # the user chose the mode
         return worker_count(mode, num_workers, True, None, 0, cpus)
     size, files = local_input_size(inputs)
     return worker_count(mode, num_workers, False, size, files, cpus)

@@ -8,9 +8,9 @@ each) runs while the job's process imports it and builds the graph, not after.
 Each warm worker (`python -m pipeline.worker --warm DIR/worker-N`) imports Beam's harness and
 waits on a Unix socket of its own, marked by the file DIR/worker-N in a directory of this run.
 The runner starts each of its workers with `python -m pipeline.worker_attach DIR`, a small
-process that takes one waiting worker (renames its marker), hands it its environment (the runner's addresses, the options) and waits for it,
-then ends with its exit code; with none left it becomes a plain worker itself. A warm worker
-whose job's process is gone ends too.
+process that takes one waiting worker (renames its marker), hands it its environment (the
+runner's addresses, the options), waits for it, then ends with its exit code; with none left
+it becomes a plain worker itself. A warm worker whose job's process is gone ends too.
 """
 import os
 import shlex

@@ -22,7 +22,7 @@ import socket
 import struct
 import sys
 
-from pipeline.memory import collect_garbage_less_often
+from pipeline.memory import collect_garbage_less_often, parent_pid
 
 if __name__ == "__main__":   # first, as the imports below take a while (imported: nothing happens)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -83,14 +83,7 @@ def started_by(connection: socket.socket, job_pid: int) -> bool:
     its environment, and then its work, from its own job only)."""
     peer_pid, peer_uid, _ = struct.unpack("3i", connection.getsockopt(
         socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
-    if peer_uid != os.getuid():
-        return False
-    try:
-        with open(f"/proc/{peer_pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except OSError:
-        return False
-    return int(stat[stat.rfind(b")") + 2:].split()[1]) == job_pid
+    return peer_uid == os.getuid() and parent_pid(peer_pid) == job_pid
 
 
 def main() -> None:
