@@ -4,7 +4,7 @@
         --account_mapping PATH --out PREFIX [--summary PATH] [--dead_letter PREFIX]
 
 Does what `python -m pipeline ... --preview PREFIX` does, with the job's own pure functions
-(transforms.read/parse/consent/whitelist/accounts/jsonio/gainsight), so that timing it against
+(transforms.stages.read/parse/consent/whitelist/accounts/jsonio/gainsight), so that timing it against
 the job measures what Beam costs (and what the job's parallelism gains), not different logic:
 
     pass 1, files in path order, lines in order:
@@ -20,9 +20,9 @@ the job measures what Beam costs (and what the job's parallelism gains), not dif
         mapping) -> with_account
 
 Like the job, it collects garbage less often than Python's default
-(pipeline.memory.collect_garbage_less_often), from its first line on.
+(pipeline.processes.memory.collect_garbage_less_often), from its first line on.
 
-Writes PREFIX-00000-of-00001.jsonl with one transforms.sink.preview_line per request (the
+Writes PREFIX-00000-of-00001.jsonl with one transforms.delivery.sink.preview_line per request (the
 job's --preview format), dead letters of invalid lines and unreadable files (if --dead_letter),
 prints the summary table and writes it as JSON (--summary), with the job's keys
 (pipeline.summary.build_summary). Memory: the set of sent messageIds, the facts and the links;
@@ -39,7 +39,7 @@ import time
 import zlib
 from collections import defaultdict
 
-from pipeline.memory import collect_garbage_less_often
+from pipeline.processes.memory import collect_garbage_less_often
 
 if __name__ == "__main__":   # before the imports below, as the job's entry point (pipeline/__main__.py)
     collect_garbage_less_often()
@@ -47,19 +47,19 @@ if __name__ == "__main__":   # before the imports below, as the job's entry poin
 from apache_beam.io.filesystems import FileSystems  # noqa: E402  (after the setting above)
 
 from pipeline.summary import build_summary, format_table
-from transforms import counters
-from transforms.account_mapping import load_mapping
-from transforms.accounts import AccountHistory, account_fact, attribute, own_account, user_key, with_account
-from transforms.identity import anonymous_id_of, identity_link, merge_links, owner_of, owner_of_fact
-from transforms.consent import enabled_for
-from transforms.dead_letter import dead_letter_record
-from transforms.destinations import gainsight_cs
-from transforms.sink import preview_line
-from transforms.jsonio import dumps_compact
-from transforms.parse import InvalidEvent, parse_line
-from transforms.read import is_blank, iter_lines, open_events_file
-from transforms.tags import SENDABLE_TYPES
-from transforms.whitelist import is_whitelisted, parse_whitelist
+from transforms.common import counters
+from transforms.stages.account_mapping import load_mapping
+from transforms.stages.accounts import AccountHistory, account_fact, attribute, own_account, user_key, with_account
+from transforms.stages.identity import anonymous_id_of, identity_link, merge_links, owner_of, owner_of_fact
+from transforms.stages.consent import enabled_for
+from transforms.outputs.dead_letter import dead_letter_record
+from transforms.delivery.destinations import gainsight_cs
+from transforms.delivery.sink import preview_line
+from transforms.common.jsonio import dumps_compact
+from transforms.stages.parse import InvalidEvent, parse_line
+from transforms.stages.read import is_blank, iter_lines, open_events_file
+from transforms.common.tags import SENDABLE_TYPES
+from transforms.stages.whitelist import is_whitelisted, parse_whitelist
 
 _BUFFER = 1 << 20
 # The benchmark runs the default destination, Gainsight CS.
@@ -67,7 +67,7 @@ CONSENT_NAMES = gainsight_cs.DESTINATION.consent_names
 PREVIEW_PATH = gainsight_cs.DESTINATION.path
 PREVIEW_URL = gainsight_cs.DESTINATION.url(gainsight_cs.DESTINATION.base_urls["us"])
 SPILL_BATCH = 1000
-# what transforms.read.ReadLinesFn treats as a damaged file (gzip.BadGzipFile is an OSError)
+# what transforms.stages.read.ReadLinesFn treats as a damaged file (gzip.BadGzipFile is an OSError)
 _READ_ERRORS = (OSError, EOFError, zlib.error)
 
 

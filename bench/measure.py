@@ -32,7 +32,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from pipeline.memory import process_tree, resident_memory_bytes
+from pipeline.processes.memory import process_tree, resident_memory_bytes
 
 DEFAULT_INTERVAL = 0.2
 PSS_SUPPORTED = os.path.exists("/proc/self/smaps_rollup")

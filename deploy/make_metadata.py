@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from pipeline.options import (SUBSCRIPTION_PATTERN, TOPIC_PATTERN, SegmentToGainsightOptions)
-from transforms.secrets import ACCESS_KEY_PATTERN, SECRET_VERSION_PATTERN
+from transforms.delivery.secrets import ACCESS_KEY_PATTERN, SECRET_VERSION_PATTERN
 
 METADATA = Path(__file__).resolve().parent / "metadata.json"
 # The launcher sets --no_wait itself, and --summary is written when a run ends, which a

@@ -14,7 +14,7 @@ from pathlib import Path
 from pipeline.main import run
 from sandbox.faults import FaultConfig
 from sandbox.process import SandboxProcess
-from transforms import destinations
+from transforms.delivery import destinations
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

@@ -7,7 +7,7 @@ Batch (a backfill from files):
                         │        call types go on)                    │  per-user grouping)
                         └─► LinkIdentities ─ link table (compact) ────┘
     In batch, reading the files, Parse ... Whitelist, LinkIdentities' BufferLinks and
-    AttachAccountId's KeyByUser are one step, ReadToUser (transforms.prepare; ParseToUser when a
+    AttachAccountId's KeyByUser are one step, ReadToUser (transforms.stages.prepare; ParseToUser when a
     test supplies the lines), and ToRequests (with --preview, the preview's lines too) runs
     inside ResolveFromHistory: the same functions and counters, fewer hand-offs between DoFns.
     The events cross the per-user grouping in blocks per user bucket, spilled to local files on
@@ -18,7 +18,7 @@ Streaming (Pub/Sub):
     Read ─► Parse ─► Consent ─► LinkIdentities ─► RouteByCallType ─► Whitelist ─► Dedupe ─► AttachAccountId ─► ...
     every failure ─► DeadLetters
 
-The destination (transforms.destinations) decides which call types RouteByCallType lets on,
+The destination (transforms.delivery.destinations) decides which call types RouteByCallType lets on,
 which `integrations` names Consent honours, and what Deliver's requests look like.
 
 One chain, not branches per call type that a Flatten joins again: Beam's local runner writes the
@@ -36,19 +36,20 @@ import functools
 import apache_beam as beam
 
 from pipeline.options import JobConfig
-from transforms import destinations, tags
-from transforms.consent import FilterConsent
-from transforms.dead_letter import PublishDeadLetters, WriteDeadLetters
-from transforms.dedupe import DedupeByMessageId
-from transforms.enrich import AttachAccountId
-from transforms.identity import LinkIdentities
-from transforms.jsonl_files import WriteJsonLines
-from transforms.sink import BatchRequests, DeliverRequests, InlinePreview, InlineRequests, ToRequests
-from transforms.parse import ParseEvents
-from transforms.prepare import LINKS, ParseToUser
-from transforms.read import MatchSegmentFiles, ReadPubSubEvents, ReadSegmentFiles
-from transforms.route import RouteByCallType
-from transforms.whitelist import FilterWhitelist
+from transforms.delivery import destinations
+from transforms.common import tags
+from transforms.stages.consent import FilterConsent
+from transforms.outputs.dead_letter import PublishDeadLetters, WriteDeadLetters
+from transforms.stages.dedupe import DedupeByMessageId
+from transforms.stages.enrich import AttachAccountId
+from transforms.stages.identity import LinkIdentities
+from transforms.outputs.jsonl_files import WriteJsonLines
+from transforms.delivery.sink import BatchRequests, DeliverRequests, InlinePreview, InlineRequests, ToRequests
+from transforms.stages.parse import ParseEvents
+from transforms.stages.prepare import LINKS, ParseToUser
+from transforms.stages.read import MatchSegmentFiles, ReadPubSubEvents, ReadSegmentFiles
+from transforms.stages.route import RouteByCallType
+from transforms.stages.whitelist import FilterWhitelist
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTransform | None = None) -> None:
@@ -110,7 +111,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
 
 def _following_step(config: JobConfig, destination):
     """Batch: what AttachAccountId's last step runs on each resolved event: ToRequests' rule,
-    and with --preview also the preview's lines (transforms.sink)."""
+    and with --preview also the preview's lines (transforms.delivery.sink)."""
     if config.preview:
         return functools.partial(InlinePreview, config.sink.url, destination.path)
     return InlineRequests

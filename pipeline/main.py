@@ -16,20 +16,21 @@ from apache_beam.options.pipeline_options import (DirectOptions, PipelineOptions
 
 from pipeline import cli_help
 from pipeline.graph import build_pipeline
-from pipeline.local_workers import chose_running_mode, worker_count
-from pipeline.memory import collect_garbage_less_often
+from pipeline.processes.local_workers import chose_running_mode, worker_count
+from pipeline.processes.memory import collect_garbage_less_often
 from pipeline.progress import ProgressReporter
 from pipeline.options import ConfigError, JobConfig, extract_keys, resolve_config, unknown_flags
 from pipeline.summary import build_summary, counter_values, format_table
-from transforms import destinations, stopping, worker_files
-from transforms.paths import is_visible
-from transforms.counters import LOCAL_TALLY
-from transforms.key_check import REJECTED, VALID, check_key
-from transforms.spill import make_spill_dir
-from transforms.user_blocks import user_buckets
+from transforms.delivery import destinations
+from transforms.common import stopping, worker_files
+from transforms.common.paths import is_visible
+from transforms.common.counters import LOCAL_TALLY
+from transforms.delivery.key_check import REJECTED, VALID, check_key
+from transforms.shuffle.spill import make_spill_dir
+from transforms.shuffle.user_blocks import user_buckets
 
 # A backfill on Dataflow sends its events to the per-user step in this many buckets (its
-# parallelism there; a local run picks by the input's size: transforms.user_blocks).
+# parallelism there; a local run picks by the input's size: transforms.shuffle.user_blocks).
 REMOTE_USER_BUCKETS = 1024
 
 # Beam 2.77's DirectRunner first tries to download a Prism binary. Run a backfill on the
@@ -53,7 +54,7 @@ EXIT_STOPPED = 4
 
 def run(argv: list[str] | None = None, environ=None, warm=None) -> int:
     """Runs the job; returns the process exit code (see README: 0 to 5). `warm`: worker
-    processes the CLI started before its imports (pipeline.warm_workers), used if the run is a
+    processes the CLI started before its imports (pipeline.processes.warm_workers), used if the run is a
     local backfill on workers, else stopped; stopped when the run ends either way."""
     try:
         return _run(argv, environ, warm)
@@ -106,9 +107,9 @@ def _run(argv, environ, warm) -> int:
 
 
 def local_runner(direct: DirectOptions, workers: int, warm=None):
-    """The local runner of a backfill on `workers` processes, each `python -m pipeline.worker`
+    """The local runner of a backfill on `workers` processes, each `python -m pipeline.processes.worker`
     (Beam's SDK harness, which leaves Ctrl-C to this process and hears its stop requests); with
-    `warm` (pipeline.warm_workers), the runner's command hands each worker's start to one of the
+    `warm` (pipeline.processes.warm_workers), the runner's command hands each worker's start to one of the
     processes started early, which have imported Beam meanwhile.
 
     Beam's own multi_processing mode would start its harness without these; the runner is
@@ -120,15 +121,15 @@ def local_runner(direct: DirectOptions, workers: int, warm=None):
     direct.direct_running_mode = None
     # The runner starts it with a shell (`sh -c`); exec: no shell stays between, to die of Ctrl-C.
     command = (warm.attach_command() if warm is not None
-               else f"exec {shlex.quote(sys.executable)} -m pipeline.worker")
+               else f"exec {shlex.quote(sys.executable)} -m pipeline.processes.worker")
     return FnApiRunner(default_environment=SubprocessSDKEnvironment.from_command_string(command))
 
 
 def with_event_travel(config: JobConfig, through_shuffle: bool,
                       total_bytes: int | None) -> JobConfig:
-    """How a backfill's events travel to the per-user step (transforms.user_blocks): run
+    """How a backfill's events travel to the per-user step (transforms.shuffle.user_blocks): run
     locally, in buckets for the input's size, spilled to a directory made for this run in
-    $TMPDIR (transforms.spill; removed when the run ends); `through_shuffle` (Dataflow, a dry
+    $TMPDIR (transforms.shuffle.spill; removed when the run ends); `through_shuffle` (Dataflow, a dry
     run), in REMOTE_USER_BUCKETS buckets through the runner's shuffle. A stream is left as it is."""
     if config.streaming:
         return config
@@ -238,7 +239,7 @@ def _run_locally(pipeline, config: JobConfig, total_bytes: int | None = None,
 class WorkersHear:
     """Context manager: while a local backfill runs on worker processes, they find the run's
     directory in their environment (started by the runner, they inherit it), and a stop
-    request reaches them there (transforms.stopping, transforms.worker_files). None: the run
+    request reaches them there (transforms.common.stopping, transforms.common.worker_files). None: the run
     is in this process, nothing to do."""
 
     def __init__(self, directory: str | None):
@@ -285,7 +286,7 @@ def input_size(patterns) -> tuple[int | None, int]:
 
 class StopOnSignals:
     """Context manager for a local backfill: the first SIGTERM or SIGINT (Ctrl-C) asks the job to
-    stop (transforms.stopping: the reader reads no more, the sink sends no new request) and the
+    stop (transforms.common.stopping: the reader reads no more, the sink sends no new request) and the
     run ends normally, flushing the checkpoint and the dead letters; a second one aborts at once.
     The previous handlers are back on exit."""
 

@@ -14,20 +14,20 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 from apache_beam.options.pipeline_options import _BeamArgumentParser
 
-from transforms import destinations
-from transforms.account_mapping import MappingError, load_mapping
-from transforms.checkpoint import CheckpointMismatch, compact_settled, open_checkpoint
-from transforms.http_delivery import RetryPolicy
-from transforms.paths import input_pattern, is_remote, is_visible, output_path
-from transforms.secrets import SECRET_VERSION_PATTERN, Secret
-from transforms.sink import SinkConfig
-from transforms.user_blocks import MIN_BUCKETS
+from transforms.delivery import destinations
+from transforms.stages.account_mapping import MappingError, load_mapping
+from transforms.outputs.checkpoint import CheckpointMismatch, compact_settled, open_checkpoint
+from transforms.delivery.http_delivery import RetryPolicy
+from transforms.common.paths import input_pattern, is_remote, is_visible, output_path
+from transforms.delivery.secrets import SECRET_VERSION_PATTERN, Secret
+from transforms.delivery.sink import SinkConfig
+from transforms.shuffle.user_blocks import MIN_BUCKETS
 
 ACCESS_KEY_ENV = destinations.get("gainsight").credential.env
 # Flags that carry a key: taken out of argv before Beam sees it.
 KEY_FLAGS = tuple(destination.credential.flag for destination in destinations.DESTINATIONS.values())
 DEFAULT_DEAD_LETTER = "output/dead-letter/dead-letter"
-# The file names an output flag given a directory writes inside it (transforms.paths.output_path).
+# The file names an output flag given a directory writes inside it (transforms.common.paths.output_path).
 DEFAULT_NAMES = {"--dead_letter": "dead-letter", "--preview": "preview", "--summary": "summary.json"}
 # A project id as Beam's Pub/Sub source and sink accept it (6 to 63 characters: lowercase
 # letters, digits, "-", and ":" or "." for domain-scoped projects, starting with a letter).
@@ -187,7 +187,7 @@ class JobConfig:
     max_buffering_seconds: float = 5.0
     no_wait: bool = False
     checkpoint: str | None = None
-    # How a backfill's events travel to the per-user step (transforms.user_blocks, .spill): set
+    # How a backfill's events travel to the per-user step (transforms.shuffle.user_blocks, .spill): set
     # by pipeline.main for the runner it runs on, not by a flag.
     user_buckets: int = MIN_BUCKETS
     spill_dir: str | None = None

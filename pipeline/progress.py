@@ -8,21 +8,21 @@ the share of the input's bytes read and an estimated time to finish (see estimat
 
     progress 00:02:10  read 412000 (41% of 1.2 GiB)  settled 180233  ...  20600 read/s  eta 02:17:20  memory 1.4 GiB
 
-While the sink's circuit breaker is open (transforms.circuit_breaker) the line says so:
+While the sink's circuit breaker is open (transforms.delivery.circuit_breaker) the line says so:
 
     progress 00:05:00  read ...  memory 1.4 GiB  Gainsight unreachable since 14:02:11, next probe in 8s
 
 `memory` is this process's resident memory now (with its worker processes, when a backfill
-runs on several: their counts come through the run's directory, transforms.worker_files), so a
+runs on several: their counts come through the run's directory, transforms.common.worker_files), so a
 user watching a long backfill sees it coming before the machine runs out (README, Performance).
 """
 import sys
 import threading
 import time
 
-from pipeline.memory import resident_memory_bytes, tree_resident_memory_bytes
-from transforms import counters, worker_files
-from transforms.circuit_breaker import current_outage
+from pipeline.processes.memory import resident_memory_bytes, tree_resident_memory_bytes
+from transforms.common import counters, worker_files
+from transforms.delivery.circuit_breaker import current_outage
 
 PROGRESS_INTERVAL_SECONDS = 10.0
 
@@ -116,7 +116,7 @@ def _size(size: int) -> str:
 class ProgressReporter:
     """Context manager: resets and enables LOCAL_TALLY and prints progress_line() every
     `interval` seconds. `workers_dir`: the run's directory when it runs on worker processes,
-    whose counts are there (transforms.worker_files); `memory` is then that of the whole
+    whose counts are there (transforms.common.worker_files); `memory` is then that of the whole
     process tree."""
 
     def __init__(self, interval: float = PROGRESS_INTERVAL_SECONDS, out=None, clock=time.monotonic,

@@ -5,7 +5,7 @@
 """
 from apache_beam.metrics.metric import MetricsFilter
 
-from transforms import counters
+from transforms.common import counters
 
 SCALARS = (counters.READ,) + counters.OUTCOMES + (
     counters.UNMAPPED, counters.STITCHED, counters.REQUESTS, counters.RETRIES,

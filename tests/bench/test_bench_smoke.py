@@ -13,10 +13,10 @@ from bench.__main__ import arrival_rates, diff_previews, expectation_differences
 from bench.baseline import run as run_baseline
 from bench.generate import generate
 from bench.measure import measure
-from transforms.consent import enabled_for
-from transforms.parse import InvalidEvent, parse_line
-from transforms.tags import SENDABLE_TYPES
-from transforms.whitelist import is_whitelisted, parse_whitelist
+from transforms.stages.consent import enabled_for
+from transforms.stages.parse import InvalidEvent, parse_line
+from transforms.common.tags import SENDABLE_TYPES
+from transforms.stages.whitelist import is_whitelisted, parse_whitelist
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_SECONDS = 600  # room for a busy machine

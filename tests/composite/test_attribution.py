@@ -7,14 +7,14 @@ import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
 from tests.e2e.cli import ROOT
-from transforms import tags
-from transforms.consent import FilterConsent
-from transforms.enrich import AttachAccountId
-from transforms.identity import LinkIdentities
-from transforms.parse import ParseEvents
-from transforms.read import ReadSegmentFiles
-from transforms.route import RouteByCallType
-from transforms.whitelist import FilterWhitelist
+from transforms.common import tags
+from transforms.stages.consent import FilterConsent
+from transforms.stages.enrich import AttachAccountId
+from transforms.stages.identity import LinkIdentities
+from transforms.stages.parse import ParseEvents
+from transforms.stages.read import ReadSegmentFiles
+from transforms.stages.route import RouteByCallType
+from transforms.stages.whitelist import FilterWhitelist
 
 WITH_PAGES = tags.SENDABLE_TYPES + (tags.PAGE,)
 

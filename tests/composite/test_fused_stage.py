@@ -5,16 +5,16 @@ import json
 import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms import tags
-from transforms.consent import FilterConsent
-from transforms.enrich import COPIES, KeyByUserFn
-from transforms.identity import LinkIdentities
-from transforms.jsonio import unpack
-from transforms.parse import ParseEvents
-from transforms.prepare import EVENTS, LINKS, ParseToUser
-from transforms.user_blocks import by_user
-from transforms.route import RouteByCallType
-from transforms.whitelist import FilterWhitelist
+from transforms.common import tags
+from transforms.stages.consent import FilterConsent
+from transforms.stages.enrich import COPIES, KeyByUserFn
+from transforms.stages.identity import LinkIdentities
+from transforms.common.jsonio import unpack
+from transforms.stages.parse import ParseEvents
+from transforms.stages.prepare import EVENTS, LINKS, ParseToUser
+from transforms.shuffle.user_blocks import by_user
+from transforms.stages.route import RouteByCallType
+from transforms.stages.whitelist import FilterWhitelist
 
 NAMES = ("Gainsight",)
 TYPES = ("track", "identify", "group")
@@ -109,7 +109,7 @@ def test_parse_to_user_gives_what_the_separate_steps_give(run):
     _check(run, _views, _fused, _separate, {"events": 5, "copies": 4, "links": 4, "dead": 2})
 def test_read_to_user_reads_files_as_read_then_parse_to_user(run, tmp_path):
     import gzip
-    from transforms.read import MatchSegmentFiles, ReadSegmentFiles
+    from transforms.stages.read import MatchSegmentFiles, ReadSegmentFiles
     (tmp_path / "a.jsonl").write_bytes(b"\n".join(raw for _, raw in RAW) + b"\n\n")
     (tmp_path / "b.gz").write_bytes(gzip.compress(b"\n".join(raw for _, raw in RAW[:4]) + b"\n")[:-30])
     pattern = [str(tmp_path / "*")]

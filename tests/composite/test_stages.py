@@ -8,16 +8,16 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms import tags
-from transforms.consent import FilterConsent
-from transforms.dead_letter import WriteDeadLetters
-from transforms.enrich import AttachAccountId
-from transforms.jsonl_files import WriteJsonLines
-from transforms.sink import BatchRequests, InlinePreview
-from transforms.parse import ParseEvents
-from transforms.read import ReadSegmentFiles
-from transforms.route import RouteByCallType
-from transforms.whitelist import FilterWhitelist
+from transforms.common import tags
+from transforms.stages.consent import FilterConsent
+from transforms.outputs.dead_letter import WriteDeadLetters
+from transforms.stages.enrich import AttachAccountId
+from transforms.outputs.jsonl_files import WriteJsonLines
+from transforms.delivery.sink import BatchRequests, InlinePreview
+from transforms.stages.parse import ParseEvents
+from transforms.stages.read import ReadSegmentFiles
+from transforms.stages.route import RouteByCallType
+from transforms.stages.whitelist import FilterWhitelist
 
 
 def track(message_id, user="u1", name="Signed Up", **fields):
@@ -172,7 +172,7 @@ def test_preview_inline_writes_bodies_without_key(run, tmp_path):
 
 @pytest.mark.parametrize("own_files", [False, True], ids=["WriteToText", "a local run's own files"])
 def test_write_json_lines_in_blocks_reads_back_line_by_line(run, tmp_path, own_files):
-    from transforms.jsonl_files import WriteJsonLines
+    from transforms.outputs.jsonl_files import WriteJsonLines
     lines = [json.dumps({"n": n, "text": "a\nb \u00e9"}) for n in range(7)]
     _ = (run.pipeline | beam.Create(lines)
          | WriteJsonLines(str(tmp_path / "sub" / "out"), block_lines=3, own_files=own_files))
@@ -198,8 +198,8 @@ def test_write_dead_letters_as_jsonl(run, tmp_path):
 
 def test_deliver_reads_the_key_from_secret_manager_once_per_worker_and_sends(run, sandbox):
     from tests.unit.test_secrets import VERSION, FakeSecretManager
-    from transforms.sink import DeliverRequests, SinkConfig
-    from transforms.secrets import Secret
+    from transforms.delivery.sink import DeliverRequests, SinkConfig
+    from transforms.delivery.secrets import Secret
     FakeSecretManager.calls = []
     config = SinkConfig(endpoint=sandbox.url, access_key=Secret(""), access_key_secret=VERSION,
                         secret_client_factory=FakeSecretManager)
@@ -214,8 +214,8 @@ def test_deliver_reads_the_key_from_secret_manager_once_per_worker_and_sends(run
 
 
 def test_deliver_dead_letters_permanent_failures_with_status_and_event(run, start_sandbox):
-    from transforms.sink import DeliverRequests, SinkConfig
-    from transforms.secrets import Secret
+    from transforms.delivery.sink import DeliverRequests, SinkConfig
+    from transforms.delivery.secrets import Secret
     from tests.conftest import ACCESS_KEY
     sandbox = start_sandbox(rate_400=1.0)
     config = SinkConfig(endpoint=sandbox.url, access_key=Secret(ACCESS_KEY))

@@ -12,9 +12,9 @@ from apache_beam.transforms.window import TimestampedValue
 from pipeline.graph import build_pipeline
 from pipeline.options import JobConfig
 from tests.conftest import ACCESS_KEY
-from transforms import tags
-from transforms.sink import BatchRequests, SinkConfig
-from transforms.secrets import Secret
+from transforms.common import tags
+from transforms.delivery.sink import BatchRequests, SinkConfig
+from transforms.delivery.secrets import Secret
 
 STREAM_OPTIONS = ["--runner=BundleBasedDirectRunner", "--streaming"]
 

@@ -1,5 +1,5 @@
 """A local backfill on worker processes (Beam's multi_processing mode, each worker
-`python -m pipeline.worker`, started before the job imports Beam: pipeline.warm_workers),
+`python -m pipeline.processes.worker`, started before the job imports Beam: pipeline.processes.warm_workers),
 through the real CLI against a slow sandbox: its progress line counts what the workers do, and
 SIGTERM or Ctrl-C (SIGINT to the whole process group, as a terminal sends it) stops it the
 graceful way: exit 4, the summary so far, nothing left running; a SIGKILL leaves no worker."""
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from pipeline.memory import process_tree
+from pipeline.processes.memory import process_tree
 from tests.conftest import ACCESS_KEY
 from tests.e2e.cli import ROOT, running, write_jsonl
 
@@ -68,7 +68,7 @@ class _Run:
 
 def _workers_of(job_pid: int) -> dict[int, str]:
     """{pid: command line} of the job's worker processes alive now (warm ones, attached or not,
-    and the runner's attach clients: pipeline.warm_workers)."""
+    and the runner's attach clients: pipeline.processes.warm_workers)."""
     found = {}
     for pid in process_tree(job_pid):
         try:
@@ -76,7 +76,7 @@ def _workers_of(job_pid: int) -> dict[int, str]:
                 command = handle.read().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if "pipeline.worker" in command and running(pid):
+        if "pipeline.processes.worker" in command and running(pid):
             found[pid] = command
     return found
 
@@ -102,8 +102,8 @@ def test_a_run_on_worker_processes_shows_their_progress_and_stops_gracefully(
         progress = next(line for line in run.stderr_lines if line.startswith("progress "))
         workers = _workers_of(run.process.pid)
         # the runner's two workers are the two started before the job imported Beam
-        assert sum("pipeline.worker --warm" in command for command in workers.values()) == 2, workers
-        assert sum("pipeline.worker_attach" in command for command in workers.values()) == 2, workers
+        assert sum("pipeline.processes.worker --warm" in command for command in workers.values()) == 2, workers
+        assert sum("pipeline.processes.worker_attach" in command for command in workers.values()) == 2, workers
         if to_group:
             os.killpg(run.process.pid, signum)
         else:

@@ -155,7 +155,7 @@ def test_a_finished_backfill_run_again_sends_nothing(start_sandbox, tmp_path):
 
 def test_a_settled_identify_still_teaches_its_account_to_the_tracks_sent_after_a_resume(sandbox, tmp_path):
     from tests.e2e.cli import run_cli, write_jsonl
-    from transforms.checkpoint import SettledRecorder, open_checkpoint
+    from transforms.outputs.checkpoint import SettledRecorder, open_checkpoint
     checkpoint = str(tmp_path / "ckpt")
     open_checkpoint(checkpoint, {"destination": "gainsight",
                                  "endpoint": sandbox.url + "/clickstream/segmentio/event"})

@@ -94,12 +94,12 @@ def _preview_lines(out: Path) -> collections.Counter:
 
 def test_a_local_backfill_spills_its_events_and_through_the_shuffle_gives_the_same(
         export, default_outcome, tmp_path, monkeypatch):
-    """A local run sends its events to the per-user step through spill files (transforms.spill)
+    """A local run sends its events to the per-user step through spill files (transforms.shuffle.spill)
     in a directory of its own, gone after the run; the same run with the events through Beam's
     shuffle instead (as on Dataflow) gives the default's requests, line for line."""
     import tempfile
     import pipeline.main
-    from transforms import spill
+    from transforms.shuffle import spill
     spill_root = tmp_path / "tmp"
     spill_root.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spill_root))

@@ -5,8 +5,8 @@ import uuid
 import pytest
 
 from tests.gcs_emulator import gcs_bucket, gcs_emulator  # noqa: F401  (fixtures)
-from transforms.checkpoint import (CheckpointMismatch, SettledIds, SettledRecorder, load_settled,
-                                   message_hash, open_checkpoint, settled_line)
+from transforms.outputs.checkpoint import (CheckpointMismatch, SettledIds, SettledRecorder, load_settled,
+                                           message_hash, open_checkpoint, settled_line)
 
 GAINSIGHT = {"destination": "gainsight", "endpoint": "https://event.gainsight.com"}
 
@@ -135,7 +135,7 @@ def test_gcs_checkpoint_manifest_records_and_load(gcs_bucket):
 
 
 def test_compacting_merges_the_settled_files_into_one_and_keeps_every_id(tmp_path):
-    from transforms.checkpoint import compact_settled
+    from transforms.outputs.checkpoint import compact_settled
     for n in range(3):
         recorder = SettledRecorder(str(tmp_path))
         recorder.record(f"m{n}", "delivered")
@@ -150,7 +150,7 @@ def test_compacting_merges_the_settled_files_into_one_and_keeps_every_id(tmp_pat
 
 
 def test_compacting_one_file_does_nothing(tmp_path):
-    from transforms.checkpoint import compact_settled
+    from transforms.outputs.checkpoint import compact_settled
     recorder = SettledRecorder(str(tmp_path))
     recorder.record("m1", "delivered")
     recorder.close()
@@ -160,7 +160,7 @@ def test_compacting_one_file_does_nothing(tmp_path):
 
 def test_gcs_compacting_many_objects(gcs_bucket):
     from apache_beam.io.filesystems import FileSystems
-    from transforms.checkpoint import compact_settled, settled_paths
+    from transforms.outputs.checkpoint import compact_settled, settled_paths
     directory = f"{gcs_bucket}/{uuid.uuid4().hex}/ckpt"
     recorder = SettledRecorder(directory, flush_seconds=3600)
     for n in range(5):

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.conftest import ACCESS_KEY
-from transforms.circuit_breaker import OUTAGE, REACHABLE, CircuitBreaker, OutageTooLong
-from transforms.destinations import gainsight_cs
-from transforms.http_delivery import RateLimiter, RequestSender, RetryPolicy, make_session
+from transforms.delivery.circuit_breaker import OUTAGE, REACHABLE, CircuitBreaker, OutageTooLong
+from transforms.delivery.destinations import gainsight_cs
+from transforms.delivery.http_delivery import RateLimiter, RequestSender, RetryPolicy, make_session
 
 CS = gainsight_cs.DESTINATION
 
@@ -151,7 +151,7 @@ def test_the_progress_line_shows_an_open_breaker_until_it_closes():
 
 
 def test_a_stop_request_ends_the_wait_of_an_open_breaker_within_a_second():
-    from transforms.circuit_breaker import Stopped
+    from transforms.delivery.circuit_breaker import Stopped
     breaker = fast_breaker(first_probe_seconds=60, max_probe_seconds=60)
     breaker.trip()
     stop = threading.Event()

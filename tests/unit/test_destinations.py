@@ -6,9 +6,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.options import ConfigError, resolve_config
 from tests.conftest import ACCESS_KEY
-from transforms import destinations
-from transforms.consent import enabled_for
-from transforms.destinations.base import DELIVERED, KEY_REJECTED, REJECTED, RETRY, classify_by_status
+from transforms.delivery import destinations
+from transforms.stages.consent import enabled_for
+from transforms.delivery.destinations.base import DELIVERED, KEY_REJECTED, REJECTED, RETRY, classify_by_status
 
 PX_KEY = "AP-TESTKEY123456-2"
 CS = destinations.get("gainsight")

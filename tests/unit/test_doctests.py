@@ -9,10 +9,10 @@ import pipeline
 import sandbox
 import transforms
 
-MODULES = sorted({f"{package.__name__}.{module.name}"
+MODULES = sorted({module.name
                   for package in (transforms, pipeline, sandbox)
-                  for module in pkgutil.iter_modules(package.__path__)
-                  if module.name != "__main__"} | {"bench.__main__", "bench.baseline", "bench.generate"})
+                  for module in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+                  if not module.name.endswith(".__main__")} | {"bench.__main__", "bench.baseline", "bench.generate"})
 
 
 @pytest.mark.parametrize("name", MODULES)

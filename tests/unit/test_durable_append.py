@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from tests.gcs_emulator import gcs_bucket, gcs_emulator  # noqa: F401  (fixtures)
-from transforms.durable_append import DurableAppender, join_path
+from transforms.outputs.durable_append import DurableAppender, join_path
 
 WAIT_SECONDS = 30  # generous: the machine is shared
 

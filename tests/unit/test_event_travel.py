@@ -1,6 +1,6 @@
 """How a backfill's events travel to the per-user step: blocks by user bucket
-(transforms.user_blocks), spill files on a local run (transforms.spill), packed side inputs
-(transforms.packed_lookup)."""
+(transforms.shuffle.user_blocks), spill files on a local run (transforms.shuffle.spill), packed side inputs
+(transforms.shuffle.packed_lookup)."""
 import math
 import os
 import subprocess
@@ -11,15 +11,15 @@ import orjson
 import pytest
 
 from pipeline.main import REMOTE_USER_BUCKETS, configure, with_event_travel
-from transforms.accounts import fact_to_json, history_from_json
-from transforms.dedupe import key_hash
-from transforms.enrich import UserKeyer
-from transforms.identity import runs_from_json, runs_to_json
-from transforms.jsonio import unpack
-from transforms.packed_lookup import TABLE_BUCKETS, PackedTable, packed_buckets
-from transforms.spill import SPILL_DIR_PREFIX, SpillFile, SpillReader, block_of, make_spill_dir
-from transforms.user_blocks import (MAX_BUCKETS, MIN_BUCKETS, UserBlocks, block_chunks, bucket_of, by_user,
-                                    join_block, user_buckets)
+from transforms.stages.accounts import fact_to_json, history_from_json
+from transforms.shuffle.user_blocks import key_hash
+from transforms.stages.enrich import UserKeyer
+from transforms.stages.identity import runs_from_json, runs_to_json
+from transforms.common.jsonio import unpack
+from transforms.shuffle.packed_lookup import TABLE_BUCKETS, PackedTable, packed_buckets
+from transforms.shuffle.spill import SPILL_DIR_PREFIX, SpillFile, SpillReader, block_of, make_spill_dir
+from transforms.shuffle.user_blocks import (MAX_BUCKETS, MIN_BUCKETS, UserBlocks, block_chunks, bucket_of, by_user,
+                                            join_block, user_buckets)
 
 
 def test_bucket_count_grows_with_the_input_and_is_bounded():

@@ -9,8 +9,8 @@ import socket
 import pytest
 
 from tests.conftest import ACCESS_KEY, WRONG_KEY
-from transforms.destinations import gainsight_cs
-from transforms.http_delivery import RateLimiter, RequestSender, RetryPolicy, make_session, parse_retry_after
+from transforms.delivery.destinations import gainsight_cs
+from transforms.delivery.http_delivery import RateLimiter, RequestSender, RetryPolicy, make_session, parse_retry_after
 
 CS = gainsight_cs.DESTINATION
 

@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transforms.accounts import AccountHistory, attribute, mapped_account, own_account, with_account
-from transforms.dedupe import origin_id, settle_copies, settle_message_ids
-from transforms.identity import (decode_points, encode_points, identity_link, linked_user, merge_links,
-                                 owner_of, owner_of_fact)
-from transforms.parse import InvalidEvent, parse_line
-from transforms.timestamps import to_instant
+from transforms.stages.accounts import AccountHistory, attribute, mapped_account, own_account, with_account
+from transforms.stages.dedupe import origin_id, settle_copies, settle_message_ids
+from transforms.stages.identity import (decode_points, encode_points, identity_link, linked_user, merge_links,
+                                        owner_of, owner_of_fact)
+from transforms.stages.parse import InvalidEvent, parse_line
+from transforms.stages.timestamps import to_instant
 
 T10 = "2024-11-01T10:00:00Z"
 
@@ -110,7 +110,7 @@ def test_settle_copies_sends_the_copy_the_check_names_else_the_only_one():
 
 
 def test_settle_copies_skips_the_chosen_copy_of_a_settled_message_and_counts_the_rest_as_copies():
-    from transforms.checkpoint import SettledIds
+    from transforms.outputs.checkpoint import SettledIds
     one, two = {"messageId": "m", "n": 1}, {"messageId": "m", "n": 2}
     other = {"messageId": "o", "n": 3}
     settled = SettledIds.from_ids(["m"])

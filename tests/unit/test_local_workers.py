@@ -1,6 +1,6 @@
 """How many worker processes a local backfill runs on, the CLI's early guess of it, and the warm
-workers it starts on that guess (pipeline.local_workers, pipeline.warm_workers,
-pipeline.worker_attach)."""
+workers it starts on that guess (pipeline.processes.local_workers, pipeline.processes.warm_workers,
+pipeline.processes.worker_attach)."""
 import os
 import shutil
 import signal
@@ -10,12 +10,12 @@ import sys
 import tempfile
 import time
 
-from pipeline.local_workers import (MAX_LOCAL_WORKERS, PARALLEL_INPUT_BYTES, local_input_size,
-                                    planned_workers, worker_count)
-from pipeline.warm_workers import WarmWorkers
-from pipeline.worker_attach import socket_name, take_worker
+from pipeline.processes.local_workers import (MAX_LOCAL_WORKERS, PARALLEL_INPUT_BYTES, local_input_size,
+                                              planned_workers, worker_count)
+from pipeline.processes.warm_workers import WarmWorkers
+from pipeline.processes.worker_attach import socket_name, take_worker
 from tests.e2e.cli import ROOT, running
-from transforms.spill import make_spill_dir
+from transforms.shuffle.spill import make_spill_dir
 
 WAIT_SECONDS = 60
 
@@ -84,7 +84,7 @@ def test_a_warm_worker_ends_when_its_job_is_gone_before_anyone_took_it(tmp_path,
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     job = subprocess.Popen([sys.executable, "-c",
                             "import time\n"
-                            "from pipeline.warm_workers import WarmWorkers\n"
+                            "from pipeline.processes.warm_workers import WarmWorkers\n"
                             "warm = WarmWorkers.start(1)\n"
                             "print(warm._processes[0].pid, warm.directory, flush=True)\n"
                             "time.sleep(120)\n"],

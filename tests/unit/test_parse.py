@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from transforms.dead_letter import dead_letter_record
-from transforms.parse import DERIVED_ID_PREFIX, InvalidEvent, nesting_depth, parse_line
+from transforms.outputs.dead_letter import dead_letter_record
+from transforms.stages.parse import DERIVED_ID_PREFIX, InvalidEvent, nesting_depth, parse_line
 
 TRACK = {"type": "track", "event": "Signed Up", "userId": "u1", "messageId": "m1",
          "properties": {"plan": "pro"}}

@@ -3,7 +3,7 @@ import io
 import time
 
 from pipeline.progress import ProgressReporter, progress_line, resident_memory_bytes
-from transforms import counters, worker_files
+from transforms.common import counters, worker_files
 
 
 def test_progress_line_shows_counts_and_the_read_rate():
@@ -52,7 +52,7 @@ def test_progress_line_without_a_rate_cap_shows_no_eta():
 
 def test_read_bytes_of_a_gzip_file_are_its_compressed_bytes(tmp_path):
     import gzip
-    from transforms.read import ReadLinesFn
+    from transforms.stages.read import ReadLinesFn
     path = tmp_path / "part.gz"
     path.write_bytes(gzip.compress(b"".join(b'{"n":%d}\n' % n for n in range(5000))))
     fn = ReadLinesFn()

@@ -5,10 +5,10 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.accounts import AccountHistory
-from transforms.consent import enabled_for
-from transforms.parse import InvalidEvent, parse_line
-from transforms.whitelist import is_whitelisted, normalise_event_name, parse_whitelist
+from transforms.stages.accounts import AccountHistory
+from transforms.stages.consent import enabled_for
+from transforms.stages.parse import InvalidEvent, parse_line
+from transforms.stages.whitelist import is_whitelisted, normalise_event_name, parse_whitelist
 
 json_scalars = st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20)

@@ -1,8 +1,8 @@
 """Consent (integrations), whitelist matching and call-type routing rules."""
 import pytest
 
-from transforms.consent import enabled_for
-from transforms.whitelist import is_whitelisted, normalise_event_name, parse_whitelist
+from transforms.stages.consent import enabled_for
+from transforms.stages.whitelist import is_whitelisted, normalise_event_name, parse_whitelist
 
 
 @pytest.mark.parametrize("integrations, enabled", [

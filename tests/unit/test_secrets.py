@@ -2,8 +2,8 @@
 import pytest
 
 from tests.conftest import ACCESS_KEY
-from transforms.destinations import gainsight_cs
-from transforms.secrets import Secret, is_access_key_shaped, resolve_access_key
+from transforms.delivery.destinations import gainsight_cs
+from transforms.delivery.secrets import Secret, is_access_key_shaped, resolve_access_key
 
 CS = gainsight_cs.DESTINATION.credential
 

@@ -10,8 +10,8 @@ from pipeline.main import EXIT_STOPPED, StopOnSignals, WorkersHear, _report
 from pipeline.options import resolve_config
 from pipeline.summary import build_summary
 from tests.conftest import ACCESS_KEY
-from transforms import counters, stopping, worker_files
-from transforms.read import ReadLinesFn
+from transforms.common import counters, stopping, worker_files
+from transforms.stages.read import ReadLinesFn
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,3 @@
+"""Shared by every package: strict JSON (jsonio), counter names and the local tally (counters),
+output tags (tags), input and output paths (paths), the stop request (stopping) and the files a
+local run's workers share (worker_files). Imports nothing else of the project."""

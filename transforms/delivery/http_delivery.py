@@ -1,0 +1,351 @@
+"""Deliver request bodies to a destination with retries, backoff, a shared rate limit and a
+circuit breaker. Names no destination: what a request looks like and what an answer means come
+from the transforms.delivery.destinations module in use.
+
+Plain Python (no Beam) so that it is tested directly against the sandbox over real HTTP:
+
+    sender = RequestSender(make_session(headers, 16), destination.url(base), policy, RateLimiter(50),
+                           destination)
+    sender.send('{"type":"track",...}')          # -> Outcome(delivered=True, status=200, ...)
+    sender.send_request([body1, body2])           # -> [Outcome, Outcome], one per event
+
+Retry policy (Segment's own destination retried 429, 5xx and connection errors):
+- 2xx: delivered.
+- 429, 5xx, connection errors and timeouts: retried up to `max_retries` times, waiting
+  `Retry-After` when the response has one (429 also holds back the whole shard), else an
+  exponential backoff with full jitter.
+- any other status (400, 401, 403, 404, 413, 422, ...): permanent, to the dead letter at once.
+- a request is also given up when its retries would outlast `max_retry_seconds`.
+- 401/403 mean the key is wrong: after AUTH_FAILURES_BEFORE_STOP of them in a row the sender
+  stops sending and every later body is returned undelivered at once (`key_rejected`).
+- a circuit breaker (transforms.delivery.circuit_breaker) sees every attempt: while the destination is
+  down, attempts wait for it instead of spending their retries, and one probe goes out at
+  growing intervals; past --max_outage_minutes every waiting body is returned undelivered with
+  `outage_stopped`.
+"""
+import email.utils
+import base64
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from transforms.delivery.circuit_breaker import NEVER_OPEN, OUTAGE, REACHABLE, CircuitBreaker, OutageTooLong, Stopped
+from transforms.delivery.destinations.base import DELIVERED, KEY_REJECTED, REJECTED, Destination
+
+AUTH_STATUSES = (401, 403)
+AUTH_FAILURES_BEFORE_STOP = 5
+MAX_REASON_CHARS = 300
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 3
+    timeout_seconds: float = 10.0
+    backoff_base_seconds: float = 0.5
+    backoff_max_seconds: float = 30.0
+    max_retry_after_seconds: float = 300.0
+    max_retry_seconds: float = 300.0   # total time one request may spend retrying
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**(attempt-1))]."""
+        ceiling = min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
+        return rng.uniform(0, ceiling)
+
+
+def is_retryable(status: int) -> bool:
+    return status == 429 or 500 <= status <= 599
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP-date; None if absent/bad.
+
+    >>> parse_retry_after("3")
+    3.0
+    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:05 GMT", now=1445412480.0)
+    5.0
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class RateLimiter:
+    """Paces calls to at most `rate` per second (no burst): each acquire() takes the next slot.
+
+    hold_off(s) pushes every later slot at least s seconds out (a 429 slows the whole shard).
+    """
+
+    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep):
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self._interval = 1.0 / rate
+        self._clock = clock
+        self._sleep = sleep
+        self._next_slot = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self):
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+        if slot > now:
+            self._sleep(slot - now)
+
+    def hold_off(self, seconds: float):
+        with self._lock:
+            self._next_slot = max(self._next_slot, self._clock() + seconds)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    status: int | None      # last HTTP status, None when no response arrived
+    attempts: int
+    reason: str = ""        # why it was not delivered (never contains the key)
+    ambiguous_retries: int = 0  # retries after a timeout, when the first send may have landed
+    key_rejected: bool = False  # not sent because the endpoint kept rejecting the key
+    outage_stopped: bool = False  # not delivered: the destination was down past --max_outage_minutes
+    stopped: bool = False   # not delivered: a stop was requested while it waited (a resume sends it)
+
+
+def make_session(headers: dict, max_connections: int, ca_bundle: str | None = None):
+    """A pooled requests.Session that sends `headers` (the destination's credential) on every
+    request."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, max_connections), max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers.update({**headers, "Content-Type": "application/json"})
+    session.verify = ca_bundle or True
+    return session
+
+
+def secret_forms(key: str, headers: dict) -> tuple:
+    """Every form the key may be quoted back in: itself, and each header value carrying it, whole
+    and without its scheme ("Basic QVAt..." and "QVAt...").
+
+    >>> secret_forms("AP-1", {"Authorization": "Basic QVAtMTo="})
+    ('AP-1', 'Basic QVAtMTo=', 'QVAtMTo=')
+    """
+    forms = [key]
+    for value in headers.values():
+        if key and key in _decoded(value):
+            forms += [value, value.split(" ", 1)[-1]]
+    return tuple(dict.fromkeys(form for form in forms if form))
+
+
+def _decoded(value: str) -> str:
+    token = value.split(" ", 1)[-1]
+    try:
+        return value + base64.b64decode(token, validate=True).decode("utf-8", "replace")
+    except ValueError:
+        return value
+
+
+class RequestSender:
+    """Sends requests of one or more bodies (thread-safe: share one sender across a pool)."""
+
+    def __init__(self, session, url: str, policy: RetryPolicy, limiter: RateLimiter,
+                 destination: Destination, secrets: tuple = (), sleep=time.sleep,
+                 clock=time.monotonic, rng: random.Random | None = None, max_in_flight: int = 1024,
+                 breaker: CircuitBreaker | None = None, should_stop=None):
+        self._session = session
+        # Bounds requests on the wire; threads waiting out a backoff do not hold a place.
+        self._in_flight = threading.BoundedSemaphore(max_in_flight)
+        self._url = url
+        self._policy = policy
+        self._limiter = limiter
+        self._destination = destination
+        self._secrets = tuple(secrets)
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._breaker = breaker or NEVER_OPEN
+        # A stop request (transforms.common.stopping): waits for the breaker or a retry give way to it.
+        self._should_stop = should_stop
+        self._auth_failures_in_a_row = 0
+        self._lock = threading.Lock()
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
+
+    @property
+    def key_rejected(self) -> bool:
+        """True once the endpoint has rejected the key AUTH_FAILURES_BEFORE_STOP times in a row."""
+        return self._auth_failures_in_a_row >= AUTH_FAILURES_BEFORE_STOP
+
+    def send(self, body: str) -> Outcome:
+        """One body in one request."""
+        return self.send_request([body])[0]
+
+    def send_request(self, bodies: list[str]) -> list[Outcome]:
+        """Bodies of one request -> one Outcome each, in order. Events the answer settles leave
+        the request; those it says to retry go again, together, until their budget is spent."""
+        outcomes: list[Outcome | None] = [None] * len(bodies)
+        pending = list(range(len(bodies)))
+        attempts = ambiguous = retries = 0
+        started = first_started = self._clock()
+        while True:
+            status = retry_after = None
+            timed_out = False
+            try:
+                response = self._post(self._destination.encode([bodies[i] for i in pending]))
+                attempts += 1
+            except _KeyRejected:
+                return self._finish(outcomes, pending, Outcome(
+                    False, None, attempts, key_rejected_reason(self._destination), ambiguous,
+                    key_rejected=True))
+            except OutageTooLong:
+                return self._finish(outcomes, pending, Outcome(
+                    False, None, attempts, OUTAGE_REASON, ambiguous, outage_stopped=True))
+            except Stopped:
+                return self._finish(outcomes, pending, self._stopped(attempts, ambiguous))
+            except requests.exceptions.ReadTimeout:
+                attempts += 1
+                reason = f"timed out after {self._policy.timeout_seconds}s waiting for a response"
+                timed_out = True
+                self._breaker.record(OUTAGE)
+            except requests.exceptions.RequestException as err:
+                attempts += 1
+                reason = f"connection error: {type(err).__name__}"
+                self._breaker.record(OUTAGE)
+            else:
+                status = response.status_code
+                self._breaker.record(OUTAGE if 500 <= status <= 599 else REACHABLE)
+                verdicts = self._destination.classify(status, response.text, len(pending))
+                reason = self._describe(response)
+                still = []
+                for index, verdict in zip(pending, verdicts):
+                    if verdict == DELIVERED:
+                        outcomes[index] = Outcome(True, status, attempts, ambiguous_retries=ambiguous)
+                    elif verdict in (REJECTED, KEY_REJECTED):
+                        outcomes[index] = Outcome(False, status, attempts, reason, ambiguous)
+                    else:
+                        still.append(index)
+                pending = still
+                if not pending:
+                    return outcomes
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if self._breaker.is_open:
+                # The destination is down: this is not the request's fault, so it waits for the
+                # breaker (before_attempt) instead of spending its retries.
+                ambiguous += timed_out
+                retries, started = 0, self._clock()
+                continue
+            retries += 1
+            if retries > self._policy.max_retries and self._breaker.silent_since(first_started):
+                # Out of retries, and nothing answered anywhere since this request began: the
+                # destination is down, not this request's problem. Wait for it.
+                self._breaker.trip()
+                retries, started = 0, self._clock()
+                continue
+            if retries > self._policy.max_retries:
+                return self._finish(outcomes, pending, Outcome(
+                    False, status, attempts, f"gave up after {attempts} attempts: {reason}", ambiguous))
+            delay = self._delay(retries, retry_after)
+            if self._clock() - started + delay > self._policy.max_retry_seconds:
+                return self._finish(outcomes, pending, Outcome(
+                    False, status, attempts, f"gave up after {attempts} attempts: retrying would "
+                    f"take longer than {self._policy.max_retry_seconds:g}s: {reason}", ambiguous))
+            if status == 429:
+                self._limiter.hold_off(delay)
+            ambiguous += timed_out
+            if not self._wait(delay):
+                return self._finish(outcomes, pending, self._stopped(attempts, ambiguous))
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleeps `seconds` (a backoff); False, sooner, once a stop is requested."""
+        if self._should_stop is None:
+            self._sleep(seconds)
+            return True
+        deadline = self._clock() + seconds
+        while not self._should_stop():
+            left = deadline - self._clock()
+            if left <= 0:
+                return True
+            self._sleep(min(left, 1.0))
+        return False
+
+    @staticmethod
+    def _stopped(attempts, ambiguous) -> Outcome:
+        return Outcome(False, None, attempts, "not sent: the run was stopped", ambiguous, stopped=True)
+
+    @staticmethod
+    def _finish(outcomes, pending, outcome) -> list[Outcome]:
+        for index in pending:
+            outcomes[index] = outcome
+        return outcomes
+
+    def _post(self, data: bytes):
+        """One paced attempt on the wire; raises _KeyRejected, without sending, once the key is
+        known to be bad (checked while holding a place on the wire, so no request races it),
+        and OutageTooLong once the breaker gave up."""
+        self._breaker.before_attempt(self._should_stop)
+        try:
+            return self._post_now(data)
+        except requests.exceptions.RequestException:
+            raise                      # an attempt on the wire: send_request records it
+        except BaseException:
+            self._breaker.abandon()    # never reached the wire: not an answer either way
+            raise
+
+    def _post_now(self, data: bytes):
+        with self._in_flight:
+            if self.key_rejected:
+                raise _KeyRejected()
+            self._limiter.acquire()
+            response = self._session.post(self._url, data=data,
+                                          timeout=self._policy.timeout_seconds)
+            with self._lock:
+                if response.status_code in AUTH_STATUSES:
+                    self._auth_failures_in_a_row += 1
+                elif response.status_code < 300:
+                    self._auth_failures_in_a_row = 0
+            return response
+
+    def _delay(self, retries, retry_after) -> float:
+        if retry_after is None:
+            return self._policy.backoff(retries, self._rng)
+        return min(retry_after, self._policy.max_retry_after_seconds)
+
+    def _describe(self, response) -> str:
+        text = " ".join(response.text.split())[:MAX_REASON_CHARS]
+        reason = f"HTTP {response.status_code}: {text}" if text else f"HTTP {response.status_code}"
+        if response.status_code in AUTH_STATUSES:
+            reason += (f" (the endpoint rejected the key: check "
+                       f"{self._destination.credential.flag})")
+        return redact(reason, self._secrets)
+
+
+class _KeyRejected(Exception):
+    """Raised by RequestSender._post instead of sending once the key has been rejected."""
+
+
+def key_rejected_reason(destination: Destination) -> str:
+    return (f"not sent: the endpoint rejected the key {AUTH_FAILURES_BEFORE_STOP} times in a row "
+            f"(HTTP 401/403), so delivery stopped; check {destination.credential.flag}")
+
+
+OUTAGE_REASON = ("not delivered: the destination was unreachable (connection errors, timeouts or "
+                 "5xx on every attempt) for longer than --max_outage_minutes, so delivery stopped")
+
+
+def redact(text: str, secrets) -> str:
+    """text with every occurrence of each secret (a str or a tuple of forms) replaced by ***."""
+    for secret in ((secrets,) if isinstance(secrets, str) else secrets):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
