@@ -16,7 +16,7 @@ setuptools.setup(
     name="segment-to-gainsight",
     version=VERSION,
     description="Apache Beam job that delivers Segment Track/Identify/Group calls to Gainsight.",
-    # Apache Beam 2.77 publishes wheels for 3.10 to 3.14; 3.10 to 3.13 are tested here (README).
+    # Apache Beam 2.77 publishes wheels for 3.10 to 3.14; 3.10 to 3.13 are tested here (docs/development.md).
     # Dataflow workers must run the launching Python's minor version (deploy/Dockerfile pins 3.11).
     python_requires=">=3.10,<3.14",
     packages=setuptools.find_packages(include=["pipeline", "pipeline.*", "transforms", "transforms.*", "sandbox", "sandbox.*"]),

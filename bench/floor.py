@@ -5,7 +5,7 @@
 Decompresses every file (sorted by path), parses each non-blank line with orjson, and writes
 each object that parsed back as one compact JSON line to PATH. No validation, consent, dedupe,
 identity, accounts or summary: the job and the baseline (bench/baseline.py) cannot be faster
-than this on one core. README's Performance section quotes it beside B1.
+than this on one core. docs/performance.md quotes it beside B1.
 """
 import argparse
 import glob

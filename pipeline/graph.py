@@ -1,4 +1,4 @@
-"""build_pipeline(): the job graph, step by step as in README's picture.
+"""build_pipeline(): the job graph, step by step as in the pictures of docs/attribution.md.
 
 Batch (a backfill from files):
 

@@ -48,7 +48,7 @@ ACCEPTED_RUNNING_MODES = ("in_memory", "multi_processing")
 _outputs_complete = False
 
 
-# Exit code of a local backfill stopped by SIGTERM or Ctrl-C (README's exit-code table).
+# Exit code of a local backfill stopped by SIGTERM or Ctrl-C (docs/outputs.md, exit codes).
 EXIT_STOPPED = 4
 
 

@@ -59,10 +59,14 @@ class SegmentToGainsightOptions(PipelineOptions):
         add("--input", action="append", default=None, metavar="GLOB",
             help="Files of newline-delimited Segment JSON, local or gs://; `.gz` is decompressed. "
                  "Repeat the flag for several patterns. Segment's archive layout "
-                 "(segment-logs/<source>/<day>/*.gz) reads as is; dead-letter files replay.")
+                 "(segment-logs/<source>/<day>/*.gz) reads as is; dead-letter files replay. A directory "
+                 "reads every file below it, hidden ones skipped. A pattern that matches nothing is "
+                 "an error: a local one at start-up, a gs:// one when the job starts reading.")
         add("--input_subscription", default=None, metavar="projects/P/subscriptions/S",
             help="Streaming: read Segment events live from this Pub/Sub subscription "
-                 "(each message's data is one event). Sets --streaming.")
+                 "(each message's data is one event). Sets --streaming. P is a project id as "
+                 "Pub/Sub takes it (6 to 63 lowercase letters, digits and -; checked at start-up, "
+                 "as for --input_topic and --dead_letter_topic).")
         add("--input_topic", default=None, metavar="projects/P/topics/T",
             help="Streaming: read from this Pub/Sub topic through a temporary subscription "
                  "(prefer --input_subscription in production: nothing is kept while the job is down).")
@@ -78,7 +82,8 @@ class SegmentToGainsightOptions(PipelineOptions):
                  "/rte/segmentio/v1/push for PX). Must be https:// unless the host is loopback "
                  "or --allow_insecure_endpoint is given.")
         add("--access_key", default=None,
-            help=f"Gainsight CS access key (a 36-character UUID). Prefer the {ACCESS_KEY_ENV} "
+            help=f"Gainsight CS access key (a 36-character UUID), checked at start-up whenever given "
+                 f"(needed unless --preview). Prefer the {ACCESS_KEY_ENV} "
                  "environment variable: a flag is visible in the process list. Never logged.")
         add("--access_key_secret", default=None, metavar="projects/P/secrets/S/versions/V",
             help="Read the access key from this Secret Manager secret version, once per worker "
@@ -86,8 +91,9 @@ class SegmentToGainsightOptions(PipelineOptions):
                  "roles/secretmanager.secretAccessor.")
         add("--px_api_key", default=None,
             help="Gainsight PX product key (AP-..., PX: Administration > Products), for "
-                 "--destination gainsight-px. Prefer the GAINSIGHT_PX_API_KEY environment "
-                 "variable. Never logged.")
+                 "--destination gainsight-px; no whitespace, and a UUID is refused as a Gainsight CS "
+                 "access key. Checked whenever given, --preview included. Prefer the "
+                 "GAINSIGHT_PX_API_KEY environment variable. Never logged.")
         add("--px_api_key_secret", default=None, metavar="projects/P/secrets/S/versions/V",
             help="Read the PX key from this Secret Manager secret version, once per worker "
                  "(instead of --px_api_key).")

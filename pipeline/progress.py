@@ -14,7 +14,7 @@ While the sink's circuit breaker is open (transforms.delivery.circuit_breaker) t
 
 `memory` is this process's resident memory now (with its worker processes, when a backfill
 runs on several: their counts come through the run's directory, transforms.common.worker_files), so a
-user watching a long backfill sees it coming before the machine runs out (README, Performance).
+user watching a long backfill sees it coming before the machine runs out (docs/performance.md).
 """
 import sys
 import threading

@@ -36,7 +36,7 @@ def worker_count(mode: str | None, num_workers: int | None, chosen: bool,
     `num_workers` of them (0: one per CPU), any other mode none. Not chosen: one per CPU, at
     most MAX_LOCAL_WORKERS and no more than there are files, for an input of at least
     PARALLEL_INPUT_BYTES (as stored); a smaller one is done before a second process would pay
-    for itself (README, Performance)."""
+    for itself (docs/performance.md)."""
     if chosen:
         if mode != "multi_processing":
             return None
