@@ -12,6 +12,7 @@ import re
 import sys
 from pathlib import Path
 
+from pipeline.generated_file import write_or_check
 from pipeline.options import (SUBSCRIPTION_PATTERN, TOPIC_PATTERN, SegmentToGainsightOptions)
 from transforms.delivery.secrets import ACCESS_KEY_PATTERN, SECRET_VERSION_PATTERN
 
@@ -78,16 +79,8 @@ def metadata() -> dict:
 
 
 def main(argv=None) -> int:
-    check = "--check" in (argv if argv is not None else sys.argv[1:])
-    text = json.dumps(metadata(), indent=2) + "\n"
-    if check:
-        if METADATA.read_text() != text:
-            print(f"{METADATA} is out of date: run python -m deploy.make_metadata", file=sys.stderr)
-            return 1
-        return 0
-    METADATA.write_text(text)
-    return 0
-
+    return write_or_check(METADATA, json.dumps(metadata(), indent=2) + "\n",
+                          "python -m deploy.make_metadata", argv)
 
 if __name__ == "__main__":
     sys.exit(main())

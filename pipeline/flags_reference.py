@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from pipeline import cli_help
+from pipeline.generated_file import write_or_check
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "flags.md"
 
@@ -65,16 +66,7 @@ def render(parser: argparse.ArgumentParser | None = None) -> str:
 
 
 def main(argv=None) -> int:
-    check = "--check" in (argv if argv is not None else sys.argv[1:])
-    text = render()
-    if check:
-        if not REFERENCE.exists() or REFERENCE.read_text() != text:
-            print(f"{REFERENCE} is out of date: run python -m pipeline.flags_reference", file=sys.stderr)
-            return 1
-        return 0
-    REFERENCE.write_text(text)
-    return 0
-
+    return write_or_check(REFERENCE, render(), "python -m pipeline.flags_reference", argv)
 
 if __name__ == "__main__":
     sys.exit(main())
