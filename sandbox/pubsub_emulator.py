@@ -3,7 +3,7 @@
     with start_pubsub() as pubsub:               # pubsub.kind: "emulator" or "stand-in"
         os.environ["PUBSUB_EMULATOR_HOST"] = pubsub.host        # "127.0.0.1:41234"
         pubsub.create_topic("projects/demo-project/topics/segment")
-        pubsub.create_subscription("projects/demo-project/subscriptions/in",
+        pubsub.create_subscription("projects/demo-project/subscriptions/segment-in",
                                    "projects/demo-project/topics/segment")
         pubsub.pull("projects/demo-project/subscriptions/dead-letter-audit")  # [(data, attrs)]
 
@@ -31,6 +31,7 @@ CHOICE_VARIABLE = "SEGMENT_TO_GAINSIGHT_PUBSUB"  # "standin" forces the stand-in
 PATH_VARIABLE = "SEGMENT_TO_GAINSIGHT_PUBSUB_EMULATOR"  # the emulator's launcher
 START_SECONDS = 90  # the JVM listens within 3 to 10 s on an idle machine
 STOP_SECONDS = 5
+START_ATTEMPTS = 3  # another program may take the free port before the JVM binds it
 _PR_SET_PDEATHSIG = 1
 
 
@@ -61,18 +62,26 @@ class PubSubEmulator:
         self._log = None
 
     def __enter__(self) -> "PubSubEmulator":
-        self._log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            [self.path, "--host=127.0.0.1", f"--port={self.port}"],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            preexec_fn=own_group_ended_with_parent)
-        atexit.register(self.stop)
-        try:
-            self._wait_until_it_answers()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        for attempt in range(1, START_ATTEMPTS + 1):
+            self._log = tempfile.TemporaryFile()
+            self.process = subprocess.Popen(
+                [self.path, "--host=127.0.0.1", f"--port={self.port}"],
+                stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                preexec_fn=own_group_ended_with_parent)
+            atexit.register(self.stop)
+            try:
+                self._wait_until_it_answers()
+                return self
+            except _Exited:
+                self.stop()
+                if attempt == START_ATTEMPTS:
+                    raise
+                self.port = free_port()
+                self.host = f"127.0.0.1:{self.port}"
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable")
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
@@ -108,13 +117,17 @@ class PubSubEmulator:
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the Pub/Sub emulator exited with {self.process.returncode}:\n"
+                raise _Exited(f"the Pub/Sub emulator exited with {self.process.returncode}:\n"
                                    f"{self.log()}")
             if _answers(self.port):
                 return
             time.sleep(0.2)
         raise RuntimeError(f"the Pub/Sub emulator did not answer on {self.host} within "
                            f"{START_SECONDS} s:\n{self.log()}")
+
+
+class _Exited(RuntimeError):
+    """The emulator ended before it answered (its port taken, say)."""
 
 
 def own_group_ended_with_parent() -> None:

@@ -116,3 +116,25 @@ def test_a_job_stopped_and_started_again_loses_nothing_it_had_not_acknowledged(p
         job_output(second_out, second_err)
     assert summary_counts(second_out).get("read") == str(len(while_down) + len(after)), \
         job_output(second_out, second_err)
+
+
+def test_the_local_runners_empty_pulls_end_within_seconds_and_full_ones_bring_the_messages(pubsub_topics):
+    from apache_beam.runners.direct.transform_evaluator import _PubSubReadEvaluator
+
+    from pipeline.processes.pubsub_pull import ShortPulls, shorten_local_pulls
+
+    class Transform:  # what the runner keys its cached client by
+        pass
+
+    assert shorten_local_pulls()
+    transform = Transform()  # the runner closes the client once its transform is gone
+    client = _PubSubReadEvaluator._get_subscriber_client(transform)  # pylint: disable=protected-access
+    assert isinstance(client, ShortPulls)
+    started = time.monotonic()
+    empty = client.pull(subscription=pubsub_topics.subscription, max_messages=10, timeout=30)
+    assert list(empty.received_messages) == []
+    assert time.monotonic() - started < 30 / 2  # Beam's own pull would have waited 30 s
+    publish(pubsub_topics.topic, [track(f"p-{n}") for n in range(12)])
+    first = client.pull(subscription=pubsub_topics.subscription, max_messages=10, timeout=30)
+    ids = [json.loads(m.message.data)["messageId"] for m in first.received_messages]
+    assert 1 <= len(ids) <= 10 and set(ids) <= {f"p-{n}" for n in range(12)}
