@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ./run.sh              set up the venv if needed, then run the demo (sandbox + bundled samples)
 # ./run.sh demo ARGS    the demo, with ARGS passed on to the job
+# ./run.sh demo --stream [--rate N]   the live job over the samples through Pub/Sub (docs/streaming-emulator.md)
 # ./run.sh test         run the whole test suite
 # ./run.sh bench ...    run the benchmarks (see bench/README.md)
 # ./run.sh ARGS...      run the job: python -m pipeline ARGS

@@ -1,4 +1,5 @@
 """`./run.sh` (or `./run.sh demo ARGS`): the job over the bundled samples against a local sandbox.
+`./run.sh demo --stream [--rate N]` runs the live job over them instead (pipeline.demo_stream).
 
 Starts the Gainsight sandbox on a free loopback port (with a few injected 503s, so the retry
 path shows in the counts), runs the job over samples/, prints the summary table and where the
@@ -11,6 +12,7 @@ import argparse
 import uuid
 from pathlib import Path
 
+from pipeline import demo_stream
 from pipeline.main import run
 from sandbox.faults import FaultConfig
 from sandbox.process import SandboxProcess
@@ -50,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     """argv (default: the command line's) is added to the demo's flags and passed to the job;
     `--destination gainsight-px` runs the demo against the sandbox in PX mode."""
     extra = sys.argv[1:] if argv is None else list(argv)
+    if "--stream" in extra:
+        extra.remove("--stream")
+        return demo_stream.main(extra)
     destination = chosen_destination(extra)
     if destination not in destinations.DESTINATIONS:
         print(f"demo: --destination must be one of {', '.join(destinations.DESTINATIONS)}", file=sys.stderr)

@@ -18,6 +18,7 @@ from pipeline import cli_help
 from pipeline.graph import build_pipeline
 from pipeline.processes.local_workers import chose_running_mode, worker_count
 from pipeline.processes.memory import collect_garbage_less_often
+from pipeline.processes.pubsub_pull import shorten_local_pulls
 from pipeline.progress import ProgressReporter
 from pipeline.options import ConfigError, JobConfig, extract_keys, resolve_config, unknown_flags
 from pipeline.summary import build_summary, counter_values, format_table
@@ -223,6 +224,7 @@ def _run_locally(pipeline, config: JobConfig, total_bytes: int | None = None,
     global _outputs_complete
     collect_garbage_less_often()
     if config.streaming:
+        shorten_local_pulls()
         with ProgressReporter():
             return _follow_local_stream(pipeline.run())
     with ProgressReporter(total_bytes=total_bytes,

@@ -9,6 +9,8 @@ from hypothesis import HealthCheck, settings
 
 from sandbox.faults import FaultConfig
 from sandbox.process import SandboxProcess
+from tests import pubsub_service
+from tests.pubsub_service import pubsub_topics, running_pubsub  # noqa: F401  (fixtures)
 
 # Distinctive, so that a test can search everything a run printed or wrote for it.
 ACCESS_KEY = "5ec2e7f0-9a1b-4c3d-8e4f-a0b1c2d3e4f5"
@@ -20,6 +22,10 @@ WRONG_KEY = "00000000-1111-2222-3333-444444444444"
 settings.register_profile("segment-to-gainsight", deadline=None, suppress_health_check=[
     HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 settings.load_profile("segment-to-gainsight")
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    pubsub_service.report(terminalreporter, config)
 
 
 @pytest.fixture(scope="session", autouse=True)

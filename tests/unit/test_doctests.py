@@ -12,7 +12,7 @@ import transforms
 MODULES = sorted({module.name
                   for package in (transforms, pipeline, sandbox)
                   for module in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
-                  if not module.name.endswith(".__main__")} | {"bench.__main__", "bench.baseline", "bench.generate"})
+                  if not module.name.endswith(".__main__")} | {"bench.__main__", "bench.baseline", "bench.generate", "bench.streaming_latency"})
 
 
 @pytest.mark.parametrize("name", MODULES)
