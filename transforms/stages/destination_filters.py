@@ -35,6 +35,9 @@ import json
 import math
 from dataclasses import dataclass
 
+import apache_beam as beam
+
+from transforms.common import counters
 from transforms.stages.fql import FqlError, compile_fql, js_json
 
 SAMPLE, DROP, DROP_PROPERTIES, ALLOW_PROPERTIES = "SAMPLE", "DROP", "DROP_PROPERTIES", "ALLOW_PROPERTIES"
@@ -214,3 +217,47 @@ def _filter_properties(event: dict, action: Action) -> None:
             else:
                 for key in [k for k in obj if k not in keys]:
                     del obj[key]
+
+
+def filter_check(filters):
+    """-> apply(event, count): the event to send on (changed by property actions, or as it
+    was), or None for an event a filter dropped, counted dropped_by_filter and
+    dropped_by_filter.<title>. The one rule KeepFilteredFn and the batch fusion
+    (transforms.stages.prepare) apply; only the enabled filters act."""
+    enabled = active(filters)
+    named = {f.title: counters.dropped_by_filter(f.title) for f in enabled}
+
+    def apply(event: dict, count):
+        sent, title = apply_filters(event, enabled)
+        if sent is None:
+            count(counters.DROPPED_BY_FILTER)
+            count(named[title])
+        return sent
+    return apply
+
+
+class KeepFilteredFn(counters.CountingDoFn):
+    """(origin, event) -> (origin, event as the filters leave it); dropped events counted."""
+
+    def __init__(self, filters_text: str):
+        self._text = filters_text   # the filters travel as their JSON and are compiled per worker
+
+    def setup(self):
+        self._apply = filter_check(parse_filters(self._text))
+
+    def process(self, sourced):
+        event = self._apply(sourced[1], self.count)
+        if event is not None:
+            yield sourced if event is sourced[1] else (sourced[0], event)
+
+
+class ApplyDestinationFilters(beam.PTransform):
+    """(origin, event) pairs -> the same, less the events the filters drop, with the
+    properties they remove removed (`filters_text`: the --destination_filters file's JSON)."""
+
+    def __init__(self, filters_text: str):
+        super().__init__()
+        self._text = filters_text
+
+    def expand(self, events):
+        return events | beam.ParDo(KeepFilteredFn(self._text))
