@@ -29,7 +29,6 @@ a DROP whose `if` is negated.
   the object at each path ("" is the event itself; a path to a list acts on each object in it).
 - ALLOW_PROPERTIES {fields: {...}}: keeps only the named keys of the object at each path.
 """
-import copy
 import hashlib
 import json
 import math
@@ -154,14 +153,15 @@ def apply_filters(event: dict, filters) -> tuple:
     for f in matched:
         if any(action.type == DROP for action in f.actions):
             return None, f.title
-    changed = None
+    changed, fresh = None, set()
     for kind in (DROP_PROPERTIES, ALLOW_PROPERTIES):
         for f in matched:
             for action in f.actions:
                 if action.type == kind:
                     if changed is None:
-                        changed = copy.deepcopy(event)
-                    _filter_properties(changed, action)
+                        changed = dict(event)
+                        fresh.add(id(changed))
+                    _filter_properties(changed, action, fresh)
     return (event if changed is None else changed), None
 
 
@@ -205,9 +205,45 @@ def _get(value, path: tuple):
     return value
 
 
-def _filter_properties(event: dict, action: Action) -> None:
+def _own(value, fresh: set):
+    """`value` itself if this apply made it (its id is in `fresh`), else a copy of it (dicts
+    and lists one level deep; a list's dicts copied too, as an action acts on each of them)."""
+    if id(value) in fresh:
+        return value
+    if isinstance(value, dict):
+        value = dict(value)
+    elif isinstance(value, list):
+        value = [_own(item, fresh) if isinstance(item, dict) else item for item in value]
+    else:
+        return value
+    fresh.add(id(value))
+    return value
+
+
+def _owned_target(event: dict, path: tuple, fresh: set):
+    """The value at `path` in `event`, each container on the way copied once (copy on write:
+    the input event is never changed, and what no action touches is shared, not copied)."""
+    parent = event
+    for key in path:
+        if isinstance(parent, dict):
+            if key not in parent:
+                return None
+            child = _own(parent[key], fresh)
+            parent[key] = child
+        elif isinstance(parent, list) and key.isdigit() and int(key) < len(parent):
+            child = _own(parent[int(key)], fresh)
+            parent[int(key)] = child
+        else:
+            return None
+        parent = child
+    return parent
+
+
+def _filter_properties(event: dict, action: Action, fresh: set) -> None:
     for path, keys in action.fields:
-        target = _get(event, path) if path else event
+        if path and not isinstance(_get(event, path), (dict, list)):
+            continue   # nothing to act on: nothing is copied
+        target = _owned_target(event, path, fresh) if path else event
         for obj in (target if isinstance(target, list) else (target,)):
             if not isinstance(obj, dict):
                 continue

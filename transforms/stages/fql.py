@@ -367,8 +367,43 @@ def _path_getter(segments: tuple):
     return get
 
 
+class _Constant:
+    """A literal's node: called like every node, and its value known when compiling."""
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __call__(self, event):
+        return self.value
+
+
 def _constant(value):
-    return lambda event: value
+    return _Constant(value)
+
+
+def _equality(left, right):
+    """The `=` node; against a literal string, number, bool or null, a test made for its type
+    (the same answers as _equal, without asking each value's kind)."""
+    if isinstance(left, _Constant) and not isinstance(right, _Constant):
+        left, right = right, left
+    if not isinstance(right, _Constant) or isinstance(right.value, list):
+        return lambda event: _equal(left(event), right(event))
+    constant = right.value
+    if constant is None:
+        return lambda event: left(event) is None
+    if constant is True or constant is False:
+        return lambda event: left(event) is constant
+    if isinstance(constant, str):
+        def equal_text(event):
+            value = left(event)
+            return type(value) is str and value == constant
+        return equal_text
+
+    def equal_number(event):
+        value = left(event)
+        return (type(value) is int or type(value) is float) and value == constant
+    return equal_number
 
 
 class _Parser:
@@ -402,6 +437,9 @@ class _Parser:
             parts.append(self._and())
         if len(parts) == 1:
             return parts[0]
+        if len(parts) == 2:
+            first, second = parts
+            return lambda event: first(event) is True or second(event) is True
         return lambda event: any(part(event) is True for part in parts)
 
     def _and(self):
@@ -411,6 +449,9 @@ class _Parser:
             parts.append(self._not())
         if len(parts) == 1:
             return parts[0]
+        if len(parts) == 2:
+            first, second = parts
+            return lambda event: first(event) is True and second(event) is True
         return lambda event: all(part(event) is True for part in parts)
 
     def _not(self):
@@ -426,6 +467,14 @@ class _Parser:
         if kind == "in":
             self._at += 1
             right = self._operand()
+            if isinstance(right, _Constant) and isinstance(right.value, list) and right.value \
+                    and all(type(item) is str for item in right.value):
+                texts = frozenset(right.value)
+
+                def within_texts(event):
+                    value = left(event)
+                    return type(value) is str and value in texts
+                return within_texts
 
             def within(event):
                 items = right(event)
@@ -439,9 +488,10 @@ class _Parser:
         self._at += 1
         right = self._operand()
         if op == "=":
-            return lambda event: _equal(left(event), right(event))
+            return _equality(left, right)
         if op == "!=":
-            return lambda event: not _equal(left(event), right(event))
+            equal = _equality(left, right)
+            return lambda event: not equal(event)
         compare = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
                    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op]
 
@@ -483,6 +533,8 @@ class _Parser:
                 self._at += 1
                 items.append(self._operand())
         self._take("]", "',' or ']'")
+        if all(isinstance(item, _Constant) for item in items):
+            return _Constant([item.value for item in items])
         return lambda event: [item(event) for item in items]
 
     def _call(self, name: str, position: int):
@@ -518,4 +570,6 @@ def compile_expression(text: str):
 def compile_fql(text: str):
     """The expression as a predicate event -> bool: True only where it evaluates to true."""
     expression = compile_expression(text)
+    if isinstance(expression, _Constant):
+        return lambda event, value=expression.value: value is True
     return lambda event: expression(event) is True
