@@ -135,6 +135,9 @@ def shape(event):
         raise ValueError("no explosions on " + event["messageId"])
     if props.get("wrong"):
         return ["not", "an", "event"]
+    if props.get("unjson"):
+        props["tags"] = {"a", "set"}
+        return event
     if event["type"] == "track":
         props["seen_account"] = props.get("accountId")
         props["json"] = json.dumps([1])
@@ -154,6 +157,8 @@ def test_transform_changes_drops_and_dead_letters_what_it_fails(sandbox, tmp_pat
          "timestamp": ts(3)},
         {"type": "track", "userId": "u1", "messageId": "t-wrong", "event": "E", "properties": {"wrong": 1},
          "timestamp": ts(4)},
+        {"type": "track", "userId": "u1", "messageId": "t-x-unjson", "event": "E", "properties": {"unjson": 1},
+         "timestamp": ts(5)},
     ]
     source = write_jsonl(tmp_path / "events.jsonl", events)
     result = run_cli(["--input", str(source), "--gainsight_endpoint", sandbox.url,
@@ -170,11 +175,13 @@ def test_transform_changes_drops_and_dead_letters_what_it_fails(sandbox, tmp_pat
          {**events[3], "properties": {"explode": 1, "accountId": "A1"}}),
         ("transform", "TypeError: the transform returned list; expected the event (a dict) or None",
          {**events[4], "properties": {"wrong": 1, "accountId": "A1"}}),
+        ("transform", "TypeError: the transform's event cannot be written as JSON: Object of type set is not JSON serializable",
+         {**events[5], "properties": {"unjson": 1, "accountId": "A1"}}),
     ]
     summary = result.summary
     assert {k: summary[k] for k in ("dropped_by_transform", "dead_lettered", "delivered")} == {
-        "dropped_by_transform": 1, "dead_lettered": 2, "delivered": 2}
-    assert summary["read"] == 5 and summary["balanced"]
+        "dropped_by_transform": 1, "dead_lettered": 3, "delivered": 2}
+    assert summary["read"] == 6 and summary["balanced"]
 
 
 DAY_MS = 86_400_000

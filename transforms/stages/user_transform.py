@@ -13,9 +13,12 @@ be sent (after AttachAccountId, so it sees the accountId).
 [({'type': 'track', 'messageId': 'm', 'n': 1, 'seen': True}, None), (None, None)]
 >>> apply_transform(f, {"type": "track", "messageId": "m"})
 (None, "KeyError: 'n'")
+>>> apply_transform(lambda e: dict(e, tags={"a"}), {"type": "track", "messageId": "m"})[1][:55]
+"TypeError: the transform's event cannot be written as J"
 
 The function returns the event (changed or not) to send it, None to drop it; an exception, or a
-return of anything else (or an event without its `type` or `messageId`), puts the event as it
+return of anything else (an event whose `type` or `messageId` changed, or that JSON cannot
+hold), puts the event as it
 reached the function in the dead letter with the reason, and the job goes on. The file's source
 travels inside the job (TransformSpec), so Dataflow's workers run it without an install; the
 modules it imports must be on the workers (the standard library and the job's own dependencies
@@ -104,7 +107,10 @@ def apply_transform(function, event: dict) -> tuple:
     if result.get("messageId") != event.get("messageId") or result.get("type") != event.get("type"):
         return None, ("ValueError: the transform's event must keep its messageId and its type "
                       f"({event.get('type')!r})")
-    return result, None
+    try:   # what is sent is JSON: a value JSON cannot hold (a set, an object) fails here, not in the sink
+        return unpack(pack(result)), None
+    except (TypeError, ValueError) as err:
+        return None, f"TypeError: the transform's event cannot be written as JSON: {err}"
 
 
 def transform_step(spec: TransformSpec):
