@@ -24,6 +24,7 @@ travels inside the job (TransformSpec), so Dataflow's workers run it without an 
 modules it imports must be on the workers (the standard library and the job's own dependencies
 are).
 """
+import hashlib
 import sys
 import types
 from dataclasses import dataclass
@@ -72,7 +73,8 @@ def read_spec(value: str) -> TransformSpec:
 def load_function(spec: TransformSpec):
     """Runs the file's source as a module of its own and returns the function; TransformError
     for a syntax error, an import that fails, a module that raises, or no such function."""
-    module = types.ModuleType(f"segment_transform_{spec.function}")
+    digest = hashlib.sha1(spec.source.encode("utf-8")).hexdigest()[:12]
+    module = types.ModuleType(f"segment_transform_{digest}")   # one per source: no clash
     module.__file__ = spec.filename
     try:
         code = compile(spec.source, spec.filename, "exec")
