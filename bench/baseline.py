@@ -8,7 +8,7 @@ Does what `python -m pipeline ... --preview PREFIX` does, with the job's own pur
 the job measures what Beam costs (and what the job's parallelism gains), not different logic:
 
     pass 1, files in path order, lines in order:
-        read -> parse_line -> enabled_for (consent) -> identity_link() collected per anonymousId
+        read -> parse_line -> enabled_for (consent) -> [--destination_filters] -> identity_link() collected per anonymousId
         -> route by type -> whitelist -> dedupe on messageId (first seen wins: files are
         processed in sorted path order, so that is the job's "earliest (path, line number)")
         -> account_fact() collected with its user_key(); events naming their own account are
@@ -52,6 +52,7 @@ from transforms.stages.account_mapping import load_mapping
 from transforms.stages.accounts import AccountHistory, account_fact, attribute, own_account, user_key, with_account
 from transforms.stages.identity import anonymous_id_of, identity_link, merge_links, owner_of, owner_of_fact
 from transforms.stages.consent import enabled_for
+from transforms.stages.destination_filters import filter_check, parse_filters
 from transforms.outputs.dead_letter import dead_letter_record
 from transforms.delivery.destinations import gainsight_cs
 from transforms.delivery.sink import preview_line
@@ -80,9 +81,16 @@ def matched_paths(patterns) -> list[str]:
 
 
 def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: str,
-        dead_letter_prefix: str | None = None) -> dict:
-    """Does the job's work; returns the summary dict (pipeline.summary.build_summary)."""
+        dead_letter_prefix: str | None = None, filters_path: str | None = None) -> dict:
+    """Does the job's work; returns the summary dict (pipeline.summary.build_summary).
+    `filters_path`: the job's --destination_filters, applied after consent as the job does
+    (transforms.stages.destination_filters.filter_check)."""
     counts: dict[str, int] = defaultdict(int)
+    filtered = None
+    if filters_path:
+        with open(filters_path, encoding="utf-8") as handle:
+            apply, count = filter_check(parse_filters(handle.read())), _count_into(counts)
+        filtered = lambda event: apply(event, count)  # noqa: E731
     allowed = parse_whitelist(track_whitelist)
     mapping = load_mapping(mapping_path) if mapping_path else {}
     out_path = f"{out_prefix}-00000-of-00001.jsonl"
@@ -106,7 +114,7 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
                                 continue
                             counts[counters.READ] += 1
                             _first_pass(raw, (path, last_line), counts, seen, allowed, facts,
-                                        links, out, spill, dead)
+                                        links, out, spill, dead, filtered)
                 except _READ_ERRORS as err:
                     counts[counters.UNREADABLE_FILES] += 1
                     if dead is not None:
@@ -144,7 +152,13 @@ def run(patterns, track_whitelist: str, mapping_path: str | None, out_prefix: st
     return build_summary(dict(counts))
 
 
-def _first_pass(raw, origin, counts, seen, allowed, facts, links, out, spill, dead):
+def _count_into(counts):
+    def count(name, value=1):
+        counts[name] += value
+    return count
+
+
+def _first_pass(raw, origin, counts, seen, allowed, facts, links, out, spill, dead, filtered=None):
     try:
         event = parse_line(raw)
     except InvalidEvent as err:
@@ -157,6 +171,10 @@ def _first_pass(raw, origin, counts, seen, allowed, facts, links, out, spill, de
     if not enabled_for(event, CONSENT_NAMES):
         counts[counters.SKIPPED_BY_INTEGRATIONS] += 1
         return
+    if filtered is not None:
+        event = filtered(event)
+        if event is None:
+            return
     link = identity_link(event)
     if link is not None:
         links.setdefault(link[0], {}).setdefault(link[2], []).append(link[1])
@@ -233,9 +251,11 @@ def main(argv=None) -> int:
                         help="writes PREFIX-00000-of-00001.jsonl (the job's --preview format)")
     parser.add_argument("--dead_letter", default=None, metavar="PREFIX")
     parser.add_argument("--summary", default=None, metavar="PATH")
+    parser.add_argument("--destination_filters", default=None, metavar="PATH")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    summary = run(args.input, args.track_whitelist, args.account_mapping, args.out, args.dead_letter)
+    summary = run(args.input, args.track_whitelist, args.account_mapping, args.out, args.dead_letter,
+                  args.destination_filters)
     elapsed = time.monotonic() - started
     print(format_table(summary))
     print(f"preview: {args.out}-*.jsonl")

@@ -28,6 +28,7 @@ GROUPS = (
         "--destination", "--gainsight_endpoint", "--access_key", "--access_key_secret",
         "--px_region", "--px_api_key", "--px_api_key_secret", "--integration_name",
         "--track_whitelist", "--allow_insecure_endpoint", "--ca_bundle")),
+    ("what is sent", ("--from", "--to", "--destination_filters", "--transform")),
     ("delivery", (
         "--batch_size", "--max_concurrent_requests", "--max_requests_per_second", "--max_retries",
         "--max_retry_seconds", "--http_timeout_seconds", "--max_outage_minutes",

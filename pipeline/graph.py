@@ -1,5 +1,9 @@
 """build_pipeline(): the job graph, step by step as in the pictures of docs/attribution.md.
 
+Optional steps, present only with their flag: Window (--from / --to) after Parse,
+DestinationFilters (--destination_filters) after Consent, Transform (--transform) after
+AttachAccountId; its failures go to the dead letter like Parse's.
+
 Batch (a backfill from files):
 
     Read ─► Parse ─► Consent ─► RouteByCallType ─► Whitelist ─► AttachAccountId ─► ToRequests ─► Batch ─► Deliver
@@ -41,6 +45,7 @@ from transforms.common import tags
 from transforms.stages.consent import FilterConsent
 from transforms.outputs.dead_letter import PublishDeadLetters, WriteDeadLetters
 from transforms.stages.dedupe import DedupeByMessageId
+from transforms.stages.destination_filters import ApplyDestinationFilters
 from transforms.stages.enrich import AttachAccountId
 from transforms.stages.identity import LinkIdentities
 from transforms.outputs.jsonl_files import WriteJsonLines
@@ -49,7 +54,9 @@ from transforms.stages.parse import ParseEvents
 from transforms.stages.prepare import LINKS, ParseToUser
 from transforms.stages.read import MatchSegmentFiles, ReadPubSubEvents, ReadSegmentFiles
 from transforms.stages.route import RouteByCallType
+from transforms.stages.user_transform import ApplyTransform
 from transforms.stages.whitelist import FilterWhitelist
+from transforms.stages.window import KeepInWindow
 
 
 def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTransform | None = None) -> None:
@@ -63,8 +70,13 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
     if streaming:
         lines = pipeline | "Read" >> (reader or _reader(config))
         parsed = lines[tags.MAIN] | "Parse" >> ParseEvents()
-        sendable = (parsed[tags.MAIN]
-                    | "Consent" >> FilterConsent(config.integration_names)
+        events = parsed[tags.MAIN]
+        if config.window is not None:
+            events = events | "Window" >> KeepInWindow(config.window)
+        consented = events | "Consent" >> FilterConsent(config.integration_names)
+        if config.destination_filters is not None:   # before LinkIdentities: drops teach nothing
+            consented = consented | "DestinationFilters" >> ApplyDestinationFilters(config.destination_filters)
+        sendable = (consented
                     | "LinkIdentities" >> LinkIdentities(streaming, config.identity_ttl_days)
                     | "RouteByCallType" >> RouteByCallType(destination.call_types)
                     | "Whitelist" >> FilterWhitelist(config.track_whitelist)
@@ -72,11 +84,12 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
         links = None
     else:  # Read's Lines, Parse, Consent, BufferLinks, RouteByCallType, Whitelist, KeyByUser: one step
         steps = (config.integration_names, destination.call_types, config.track_whitelist)
-        travel = {"user_buckets": config.user_buckets, "spill_dir": config.spill_dir}
+        travel = {"user_buckets": config.user_buckets, "spill_dir": config.spill_dir,
+                  "window": config.window, "filters_text": config.destination_filters}
         if reader is None:
             lines = {tags.DEAD_LETTER: None}   # read damage goes with Parse's dead letters
             parsed = sendable = (pipeline
-                                 | "Read" >> MatchSegmentFiles(config.inputs)
+                                 | "Read" >> MatchSegmentFiles(config.inputs, config.window)
                                  | "ReadToUser" >> ParseToUser(*steps, read_files=True, **travel))
         else:
             lines = pipeline | "Read" >> reader
@@ -85,10 +98,17 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
     attached = sendable | "AttachAccountId" >> AttachAccountId(
         config.account_mapping, streaming, config.account_mapping_refresh_minutes, links=links,
         identity_ttl_days=config.identity_ttl_days, checkpoint=config.checkpoint,
-        then=None if streaming else _following_step(config, destination))
+        then=None if streaming else _following_step(config, destination),
+        transform=None if streaming else config.transform)
+    transform_failures = None
+    if config.transform is not None:   # after attribution: the function sees the accountId
+        if streaming:
+            attached = attached | "Transform" >> ApplyTransform(config.transform)
+        attached, transform_failures = attached[tags.MAIN], attached[tags.DEAD_LETTER]
     requests = attached | "ToRequests" >> ToRequests() if streaming else attached
     failures = {name: records for name, records in
-                (("Read", lines[tags.DEAD_LETTER]), ("Parse", parsed[tags.DEAD_LETTER])) if records is not None}
+                (("Read", lines[tags.DEAD_LETTER]), ("Parse", parsed[tags.DEAD_LETTER]),
+                 ("Transform", transform_failures)) if records is not None}
     if config.preview:  # batch only: the preview's lines came out of AttachAccountId's last step
         # a local run (it has a spill directory: pipeline.main.with_event_travel) runs each
         # bundle once, and writes the preview without WriteToText's temporary files and renames
@@ -120,7 +140,7 @@ def _following_step(config: JobConfig, destination):
 def _reader(config: JobConfig) -> beam.PTransform:
     if config.streaming:
         return ReadPubSubEvents(subscription=config.input_subscription, topic=config.input_topic)
-    return ReadSegmentFiles(config.inputs)
+    return ReadSegmentFiles(config.inputs, config.window)
 
 
 def _dead_letter_writer(config: JobConfig) -> beam.PTransform:

@@ -24,7 +24,7 @@ from pipeline.options import ConfigError, JobConfig, extract_keys, resolve_confi
 from pipeline.summary import build_summary, counter_values, format_table
 from transforms.delivery import destinations
 from transforms.common import stopping, worker_files
-from transforms.common.paths import is_visible
+from transforms.stages.read import to_read
 from transforms.common.counters import LOCAL_TALLY
 from transforms.delivery.key_check import REJECTED, VALID, check_key
 from transforms.shuffle.spill import make_spill_dir
@@ -82,7 +82,7 @@ def _run(argv, environ, warm) -> int:
         if code:
             return code
     remote = _is_remote(options.view_as(StandardOptions).runner)
-    total_bytes, files = (None, 0) if remote or config.streaming else input_size(config.inputs)
+    total_bytes, files = (None, 0) if remote or config.streaming else input_size(config.inputs, config.window)
     config = with_event_travel(config, remote or dry_run, total_bytes)
     workers = None
     if not (remote or dry_run or config.streaming):
@@ -274,15 +274,16 @@ def exit_process(code: int) -> None:
     os._exit(code)
 
 
-def input_size(patterns) -> tuple[int | None, int]:
-    """(bytes, number) of the files the --input patterns match (as the reader will read them);
-    (None, 0) when they cannot be matched here."""
+def input_size(patterns, window=None) -> tuple[int | None, int]:
+    """(bytes, number) of the files the --input patterns match (as the reader will read them:
+    transforms.stages.read.to_read, with the --from / --to window); (None, 0) when they cannot be
+    matched here."""
     try:
         matched = FileSystems.match(list(patterns))
     except Exception:  # pylint: disable=broad-except  (sizing only: never fail the run for it)
         return None, 0
     sizes = [m.size_in_bytes for result in matched for m in result.metadata_list
-             if is_visible(m.path, patterns)]
+             if to_read(m.path, patterns, window)]
     return sum(sizes) or None, len(sizes)
 
 

@@ -22,6 +22,9 @@ from transforms.common.paths import input_pattern, is_remote, is_visible, output
 from transforms.delivery.secrets import SECRET_VERSION_PATTERN, Secret
 from transforms.delivery.sink import SinkConfig
 from transforms.shuffle.user_blocks import MIN_BUCKETS
+from transforms.stages.destination_filters import FilterError, parse_filters
+from transforms.stages.user_transform import TransformError, TransformSpec, read_spec
+from transforms.stages.window import Window, WindowError, parse_instant
 
 ACCESS_KEY_ENV = destinations.get("gainsight").credential.env
 # Flags that carry a key: taken out of argv before Beam sees it.
@@ -108,6 +111,23 @@ class SegmentToGainsightOptions(PipelineOptions):
         add("--track_whitelist", default="",
             help="Comma-separated track event names to send; empty sends every track event. "
                  "Case and separators are ignored: 'Order Completed' matches 'order_completed'.")
+        add("--destination_filters", default=None, metavar="FILE",
+            help="JSON file (local or gs://) of Segment destination filters as Segment's Public "
+                 "API lists them (title, if, actions DROP / SAMPLE / DROP_PROPERTIES / "
+                 "ALLOW_PROPERTIES, enabled): applied to every event after --integration_name's "
+                 "consent check, as Segment applies them. Drops are counted per filter title.")
+        add("--transform", default=None, metavar="FILE.py:FUNCTION",
+            help="A Python function (file local or gs://) called with each event about to be "
+                 "sent, after its accountId is attached: it returns the event (changed or not), "
+                 "None to drop it (dropped_by_transform), or raises (dead letter with the reason). "
+                 "Its source travels with the job.")
+        add("--from", "--window_from", dest="window_from", default=None, metavar="INSTANT",
+            help="Only events whose timestamp is at or after this ISO-8601 instant "
+                 "(2024-11-01 or 2024-11-01T09:30:00Z); the others are counted out_of_window. "
+                 "In Segment's archive layout, the day folders before it are not read.")
+        add("--to", "--window_to", dest="window_to", default=None, metavar="INSTANT",
+            help="Only events whose timestamp is before this ISO-8601 instant (exclusive); "
+                 "day folders from one day after it on are not read.")
         add("--account_mapping", default=None, metavar="PATH",
             help="CSV with header userId,accountId (or JSONL with those keys), local or gs://. "
                  "Used for events whose account is not known from the event or the user's "
@@ -193,6 +213,9 @@ class JobConfig:
     max_buffering_seconds: float = 5.0
     no_wait: bool = False
     checkpoint: str | None = None
+    destination_filters: str | None = None   # the --destination_filters file's JSON text
+    transform: TransformSpec | None = None
+    window: Window | None = None
     # How a backfill's events travel to the per-user step (transforms.shuffle.user_blocks, .spill): set
     # by pipeline.main for the runner it runs on, not by a flag.
     user_buckets: int = MIN_BUCKETS
@@ -244,8 +267,9 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
     if sum(sources) != 1:
         raise ConfigError(SOURCE_FLAGS, "give exactly one source: files (--input) for a backfill, "
                           "or a Pub/Sub subscription or topic for streaming")
+    window = _window(opts.window_from, opts.window_to)
     for pattern in inputs:
-        _check_matches(pattern, inputs)
+        _check_matches(pattern, inputs, window)
     streaming = not inputs
     _check_pattern("--input_subscription", opts.input_subscription, SUBSCRIPTION_PATTERN, PROJECT_ID_HINT)
     _check_pattern("--input_topic", opts.input_topic, TOPIC_PATTERN, PROJECT_ID_HINT)
@@ -274,6 +298,8 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
             load_mapping(opts.account_mapping)
         except MappingError as err:
             raise ConfigError("--account_mapping", str(err)) from None
+    filters_text = _destination_filters(opts.destination_filters)
+    transform = _transform(opts.transform)
     if "Dataflow" in runner and not opts.dead_letter_topic and not opts.dead_letter.startswith("gs://"):
         raise ConfigError("--dead_letter", "on Dataflow it must be a gs:// prefix")
     if opts.ca_bundle and not os.path.isfile(opts.ca_bundle):
@@ -320,15 +346,62 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
                      identity_ttl_days=opts.identity_ttl_days,
                      account_mapping_refresh_minutes=opts.account_mapping_refresh_minutes,
                      max_buffering_seconds=opts.max_buffering_seconds, no_wait=opts.no_wait,
-                     checkpoint=checkpoint)
+                     checkpoint=checkpoint, destination_filters=filters_text, transform=transform,
+                     window=window)
 
 
-def _check_matches(pattern: str, patterns):
+def _check_matches(pattern: str, patterns, window: Window | None = None):
     if "://" in pattern:
         return  # remote patterns are matched by the job (credentials live there)
-    if not any(is_visible(m.path, patterns) for m in FileSystems.match([pattern])[0].metadata_list):
+    paths = [m.path for m in FileSystems.match([pattern])[0].metadata_list if is_visible(m.path, patterns)]
+    if not paths:
         shown = pattern.removesuffix("/**")
         raise ConfigError("--input", f"{shown!r} " + ("holds no files" if shown != pattern else "matches no files"))
+    if window is not None and not any(window.reads_folder(path) for path in paths):
+        raise ConfigError("--from / --to", f"no day folder of {pattern.removesuffix('/**')!r} "
+                          "lies in the window: nothing would be read")
+
+
+def _window(start: str | None, end: str | None) -> Window | None:
+    """The --from / --to window, or None when neither is given."""
+    if start is None and end is None:
+        return None
+    for flag, value in (("--from", start), ("--to", end)):
+        if value is not None:
+            try:
+                parse_instant(value)
+            except WindowError as err:
+                raise ConfigError(flag, str(err)) from None
+    try:
+        return Window.parse(start, end)
+    except WindowError as err:
+        raise ConfigError("--to", str(err)) from None
+
+
+def _destination_filters(path: str | None) -> str | None:
+    """The filters file's JSON text, every filter in it parsed (ConfigError naming the filter,
+    and for an FQL error the position in its `if`); None without the flag."""
+    if not path:
+        return None
+    try:
+        with FileSystems.open(path) as handle:
+            text = handle.read().decode("utf-8")
+    except Exception as err:  # pylint: disable=broad-except  (local and gs:// errors alike)
+        raise ConfigError("--destination_filters", f"cannot read {path}: {type(err).__name__}: {err}") from None
+    try:
+        parse_filters(text)
+    except FilterError as err:
+        raise ConfigError("--destination_filters", f"{path}: {err}") from None
+    return text
+
+
+def _transform(value: str | None) -> TransformSpec | None:
+    if not value:
+        return None
+    try:
+        return read_spec(value)
+    except TransformError as err:
+        raise ConfigError("--transform", str(err)) from None
 
 
 def _check_checkpoint_flag(checkpoint: str | None, streaming: bool, preview: str | None,

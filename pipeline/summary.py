@@ -1,7 +1,7 @@
 """The run's summary: the job's counters as a dict, a check that they add up, and a table.
 
     {"read": 320, "invalid": 8, "duplicates": 6, ..., "by_type": {"track": 150, ...},
-     "balanced": true}
+     "dropped_by_filter_by_title": {"No test users": 3}, "balanced": true}
 """
 from apache_beam.metrics.metric import MetricsFilter
 
@@ -33,6 +33,10 @@ def build_summary(values: dict) -> dict:
     summary["by_type"] = {kind: values.get(counters.by_type(kind), 0) for kind in counters.SENT_TYPES}
     summary["unsupported_by_type"] = {
         kind: values.get(counters.unsupported_type(kind), 0) for kind in counters.UNSUPPORTED_TYPES}
+    prefix = counters.dropped_by_filter("")
+    summary["dropped_by_filter_by_title"] = {
+        name[len(prefix):]: value for name, value in sorted(values.items())
+        if name.startswith(prefix) and value}
     summary["balanced"] = summary[counters.READ] == sum(summary[name] for name in counters.OUTCOMES)
     return summary
 
@@ -42,6 +46,8 @@ def format_table(summary: dict) -> str:
     rows = [(name, summary[name]) for name in SCALARS]
     rows += [(f"by_type.{kind}", n) for kind, n in summary["by_type"].items()]
     rows += [(f"unsupported.{kind}", n) for kind, n in summary["unsupported_by_type"].items()]
+    rows += [(counters.dropped_by_filter(title), n)
+             for title, n in summary.get("dropped_by_filter_by_title", {}).items()]
     rows.append(("balanced", "yes" if summary["balanced"] else "NO"))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value:>10}" for name, value in rows)

@@ -1,8 +1,9 @@
 """Names of the job's Beam counters (namespace NAMESPACE); the summary is built from them.
 
 Every event read ends in exactly one of OUTCOMES, so that
-    read == invalid + duplicates + skipped_by_integrations + unsupported + filtered
-            + delivered + dead_lettered + previewed + already_settled + unsent
+    read == invalid + out_of_window + duplicates + skipped_by_integrations + dropped_by_filter
+            + unsupported + filtered + dropped_by_transform + delivered + dead_lettered
+            + previewed + already_settled + unsent
 """
 import threading
 import time
@@ -24,6 +25,9 @@ DUPLICATES = "duplicates"
 SKIPPED_BY_INTEGRATIONS = "skipped_by_integrations"
 UNSUPPORTED = "unsupported"
 FILTERED = "filtered"
+OUT_OF_WINDOW = "out_of_window"        # outside --from / --to (or without a time, when given)
+DROPPED_BY_FILTER = "dropped_by_filter"  # by --destination_filters; per filter: dropped_by_filter.<title>
+DROPPED_BY_TRANSFORM = "dropped_by_transform"  # the --transform function returned None
 DELIVERED = "delivered"
 DEAD_LETTERED = "dead_lettered"
 PREVIEWED = "previewed"
@@ -39,8 +43,9 @@ OUTAGES = "outages"                    # times the sink's circuit breaker opened
 OUTAGE_SECONDS = "outage_seconds"      # seconds it stayed open, summed over shards
 OUTAGE_STOPPED = "outage_stopped"      # shards that gave up after --max_outage_minutes
 
-OUTCOMES = (INVALID, DUPLICATES, SKIPPED_BY_INTEGRATIONS, UNSUPPORTED, FILTERED,
-            DELIVERED, DEAD_LETTERED, PREVIEWED, ALREADY_SETTLED, UNSENT)
+OUTCOMES = (INVALID, OUT_OF_WINDOW, DUPLICATES, SKIPPED_BY_INTEGRATIONS, DROPPED_BY_FILTER,
+            UNSUPPORTED, FILTERED, DROPPED_BY_TRANSFORM, DELIVERED, DEAD_LETTERED, PREVIEWED,
+            ALREADY_SETTLED, UNSENT)
 
 # by_type keys of the summary: every call type some destination takes.
 SENT_TYPES = ("track", "identify", "group", "page")
@@ -51,6 +56,11 @@ UNSUPPORTED_TYPES = ("page", "screen", "alias", "other")
 def by_type(call_type: str) -> str:
     """Counter of events handed to the sink per call type: by_type.track, ..."""
     return f"by_type.{call_type}"
+
+
+def dropped_by_filter(title: str) -> str:
+    """Counter of the events one destination filter dropped: dropped_by_filter.<its title>."""
+    return f"{DROPPED_BY_FILTER}.{title}"
 
 
 def unsupported_type(call_type: str) -> str:

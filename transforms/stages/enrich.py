@@ -34,7 +34,7 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.utils.timestamp import Timestamp
 
-from transforms.common import counters
+from transforms.common import counters, tags
 from transforms.stages.account_mapping import MappingCache
 from transforms.outputs.checkpoint import load_settled
 from transforms.stages.accounts import (AccountHistory, account_fact, attribute, fact_to_json,
@@ -47,6 +47,7 @@ from transforms.shuffle.packed_lookup import PackedTable, packed_buckets
 from transforms.shuffle.spill import SpillFile, SpillReader, block_of
 from transforms.shuffle.user_blocks import (MIN_BUCKETS, UserBlocks, block_chunks, by_user, join_block,
                                             key_hash)
+from transforms.stages.user_transform import TransformSpec, transform_step
 
 COPIES = "copies"
 FACTS = "facts"
@@ -160,14 +161,20 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
 
     `then` (batch): a factory of the step that follows, run inside this DoFn, which saves the
     runner handing each event on (transforms.delivery.sink.InlineRequests: requests come out;
-    InlinePreview: blocks of preview lines); one per bundle, drained at its end."""
+    InlinePreview: blocks of preview lines); one per bundle, drained at its end.
 
-    def __init__(self, mapping_path: str | None, checkpoint: str | None = None, then=None):
+    `transform` (batch, --transform): run on each resolved event before `then`; the events it
+    fails go to DEAD_LETTER (transforms.stages.user_transform)."""
+
+    def __init__(self, mapping_path: str | None, checkpoint: str | None = None, then=None,
+                 transform: TransformSpec | None = None):
         self._mapping_path = mapping_path
         self._checkpoint = checkpoint
         self._then = then
+        self._transform_spec = transform
 
     def setup(self):
+        self._transform = None if self._transform_spec is None else transform_step(self._transform_spec)
         self._mapping = MappingCache(self._mapping_path)
         self._settled = load_settled(self._checkpoint) if self._checkpoint else ()
         self._links, self._histories = PackedTable(runs_from_json), PackedTable(history_from_json)
@@ -198,7 +205,7 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
             self.count(counters.ALREADY_SETTLED, already_settled)
         mapping = self._mapping.get()
         runs = links.get(anonymous_id_of(key))
-        following, count = self._next, self.count
+        following, count, transform = self._next, self.count, self._transform
         for _, event in events:
             owner, via_link = owner_of(event, runs)
             account, stitched = attribute(event, histories.get(owner, _NO_HISTORY), mapping,
@@ -208,6 +215,12 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
             elif stitched:
                 count(counters.STITCHED)
             event = with_account(event, account)
+            if transform is not None:
+                event, record = transform(event, count)
+                if event is None:
+                    if record is not None:
+                        yield beam.pvalue.TaggedOutput(tags.DEAD_LETTER, record)
+                    continue
             if following is None:
                 yield event
             else:
@@ -287,13 +300,17 @@ class AttachAccountId(beam.PTransform):
     LinkIdentities; `then` (batch) the factory of the step that follows, run in the last step
     (transforms.delivery.sink.InlineRequests: requests come out; InlinePreview: preview-line blocks). Streaming:
     (owner, event) in, from Dedupe.
+
+    Batch with `transform` (--transform): {MAIN: what comes out, DEAD_LETTER: the events the
+    transform failed}, the transform run on each resolved event before `then`.
     """
 
     def __init__(self, mapping_path: str | None, streaming: bool = False,
                  mapping_refresh_minutes: float = 60.0, links=None, identity_ttl_days: float = 30.0,
-                 checkpoint: str | None = None, then=None):
+                 checkpoint: str | None = None, then=None, transform: TransformSpec | None = None):
         super().__init__()
         self._then = then  # batch: the following step, inline (ResolveFromHistoryFn)
+        self._transform = transform
         self._mapping_path = mapping_path
         self._checkpoint = checkpoint  # batch: events it holds are settled already, not sent
         self._streaming = streaming
@@ -323,11 +340,13 @@ class AttachAccountId(beam.PTransform):
         histories = (settled[FACTS]
                      | "GroupFactsByOwner" >> beam.GroupByKey()
                      | "BuildHistories" >> beam.Map(build_histories))
-        return (keyed["events"]
-                | "GroupByUser" >> beam.GroupByKey()
-                | "ResolveFromHistory" >> beam.ParDo(
-                    ResolveFromHistoryFn(self._mapping_path, self._checkpoint, self._then),
-                    winners=beam.pvalue.AsDict(settled["winners"]), links=link_table,
-                    histories=beam.pvalue.AsDict(histories))
-                .with_output_types(beam.typehints.Dict[str, beam.typehints.Any] if self._then is None
-                                   else beam.typehints.Any))
+        resolve = beam.ParDo(
+            ResolveFromHistoryFn(self._mapping_path, self._checkpoint, self._then, self._transform),
+            winners=beam.pvalue.AsDict(settled["winners"]), links=link_table,
+            histories=beam.pvalue.AsDict(histories)).with_output_types(
+                beam.typehints.Dict[str, beam.typehints.Any] if self._then is None else beam.typehints.Any)
+        grouped = keyed["events"] | "GroupByUser" >> beam.GroupByKey()
+        if self._transform is None:
+            return grouped | "ResolveFromHistory" >> resolve
+        results = grouped | "ResolveFromHistory" >> resolve.with_outputs(tags.DEAD_LETTER, main=tags.MAIN)
+        return {tags.MAIN: results[tags.MAIN], tags.DEAD_LETTER: results[tags.DEAD_LETTER]}

@@ -143,34 +143,43 @@ class MatchSegmentFiles(beam.PTransform):
     """Glob patterns -> the paths of the files to read, spread over the workers.
 
     A `DIR/**` pattern (transforms.common.paths.input_pattern of a directory) reads every file below
-    DIR except hidden ones.
+    DIR except hidden ones. With `window` (--from / --to: transforms.stages.window.Window), the
+    files of Segment's day folders wholly outside it are left out (Window.reads_folder).
     """
 
-    def __init__(self, patterns):
+    def __init__(self, patterns, window=None):
         super().__init__()
         self._patterns = list(patterns)
+        self._window = window
 
     def expand(self, pbegin):
         return (pbegin
                 | "Patterns" >> beam.Create(self._patterns)
                 # A pattern that matches nothing fails the job instead of reading nothing.
                 | "Match" >> fileio.MatchAll(fileio.EmptyMatchTreatment.DISALLOW)
-                | "Paths" >> beam.FlatMap(lambda metadata, patterns=tuple(self._patterns): (
-                    [metadata.path] if is_visible(metadata.path, patterns) else []))
+                | "Paths" >> beam.FlatMap(lambda metadata, patterns=tuple(self._patterns), window=self._window: (
+                    [metadata.path] if to_read(metadata.path, patterns, window) else []))
                 | "SpreadFiles" >> beam.Reshuffle())
+
+
+def to_read(path: str, patterns, window=None) -> bool:
+    """A matched file is read: it is visible (transforms.common.paths.is_visible) and, with a
+    window, its day folder is not wholly outside it."""
+    return is_visible(path, patterns) and (window is None or window.reads_folder(path))
 
 
 class ReadSegmentFiles(beam.PTransform):
     """Glob patterns -> {MAIN: ((path, line_number), bytes), DEAD_LETTER: records}
     (MatchSegmentFiles, then read_lines per file)."""
 
-    def __init__(self, patterns):
+    def __init__(self, patterns, window=None):
         super().__init__()
         self._patterns = list(patterns)
+        self._window = window
 
     def expand(self, pbegin):
         results = (pbegin
-                   | "Files" >> MatchSegmentFiles(self._patterns)
+                   | "Files" >> MatchSegmentFiles(self._patterns, self._window)
                    | "Lines" >> beam.ParDo(ReadLinesFn()).with_outputs(
                        tags.DEAD_LETTER, main=tags.MAIN))
         return {tags.MAIN: results[tags.MAIN], tags.DEAD_LETTER: results[tags.DEAD_LETTER]}
