@@ -1,11 +1,18 @@
 """The run's summary: the job's counters as a dict, a check that they add up, and a table.
 
     {"read": 320, "invalid": 8, "duplicates": 6, ..., "by_type": {"track": 150, ...},
+     "answers": {"2xx": 150, "429": 2, "5xx": 3, "timeout": 1},
+     "latency_ms": {"requests": 156, "p50": 4.2, "p95": 9.8, "p99": 2000.0,
+                    "histogram": {"1": 0, "2": 3, ..., "inf": 0}},
      "balanced": true}
+
+`answers` counts every request attempt by its answer (2xx, each other status, 5xx, timeout,
+connection_error) and `latency_ms` their time on the wire (transforms.delivery.answers).
 """
 from apache_beam.metrics.metric import MetricsFilter
 
 from transforms.common import counters
+from transforms.delivery.answers import answers_of, latency_of
 
 SCALARS = (counters.READ,) + counters.OUTCOMES + (
     counters.UNMAPPED, counters.STITCHED, counters.REQUESTS, counters.RETRIES,
@@ -33,6 +40,8 @@ def build_summary(values: dict) -> dict:
     summary["by_type"] = {kind: values.get(counters.by_type(kind), 0) for kind in counters.SENT_TYPES}
     summary["unsupported_by_type"] = {
         kind: values.get(counters.unsupported_type(kind), 0) for kind in counters.UNSUPPORTED_TYPES}
+    summary["answers"] = answers_of(values)
+    summary["latency_ms"] = latency_of(values)
     summary["balanced"] = summary[counters.READ] == sum(summary[name] for name in counters.OUTCOMES)
     return summary
 
