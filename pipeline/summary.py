@@ -12,7 +12,7 @@ connection_error) and `latency_ms` their time on the wire (transforms.delivery.a
 from apache_beam.metrics.metric import MetricsFilter
 
 from transforms.common import counters
-from transforms.delivery.answers import answers_of, latency_of
+from transforms.delivery.answers import LATENCY_DISTRIBUTION, answers_of, latency_of
 
 SCALARS = (counters.READ,) + counters.OUTCOMES + (
     counters.UNMAPPED, counters.STITCHED, counters.REQUESTS, counters.RETRIES,
@@ -28,6 +28,26 @@ def counter_values(result) -> dict:
         value = metric.committed if metric.committed is not None else metric.attempted
         values[metric.key.metric.name] = values.get(metric.key.metric.name, 0) + (value or 0)
     return values
+
+
+def distribution_values(result) -> dict | None:
+    """The sink's latency Distribution {"count", "sum", "min", "max"} (ms) from a PipelineResult,
+    None when the runner gave none."""
+    try:
+        query = result.metrics().query(MetricsFilter().with_namespace(counters.NAMESPACE)
+                                       .with_name(LATENCY_DISTRIBUTION))
+    except Exception:  # pylint: disable=broad-except  (a figure of the report only)
+        return None
+    total = {"count": 0, "sum": 0, "min": None, "max": None}
+    for metric in query.get("distributions", []):
+        data = metric.committed if metric.committed is not None else metric.attempted
+        if data is None or not data.count:
+            continue
+        total["count"] += data.count
+        total["sum"] += data.sum
+        total["min"] = data.min if total["min"] is None else min(total["min"], data.min)
+        total["max"] = data.max if total["max"] is None else max(total["max"], data.max)
+    return total if total["count"] else None
 
 
 def build_summary(values: dict) -> dict:
