@@ -58,7 +58,7 @@ svg text{font:11px system-ui,sans-serif;fill:#5a6275}
 def render(data: dict) -> str:
     """The whole page for report_data()'s dict."""
     run = data.get("run", {})
-    sections = [_funnel(data), _answers(data), _timeline(data), _latency(data),
+    sections = [_funnel(data), _answers(data), _latency(data), _timeline(data),
                 _dead_letters(data), _sent(data), _run(run)]
     title = f"Delivery report: {run.get('destination', '')}"
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
