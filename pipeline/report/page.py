@@ -10,6 +10,7 @@ value: <td data-funnel="delivered">1,204</td>, <td data-answer="429">3</td>.
     (True, False)
 """
 import html
+import shlex
 import time
 
 from pipeline.report import charts
@@ -36,6 +37,7 @@ section{background:#fff;border-radius:8px;padding:14px 18px;box-shadow:0 1px 2px
 section.wide{grid-column:1/-1}
 h2{font-size:15px;margin:0 0 10px}
 table{border-collapse:collapse;width:100%}
+th{white-space:nowrap}
 td,th{padding:3px 6px;text-align:left;vertical-align:top;border-bottom:1px solid #eceef2}
 th{font-weight:600;color:#5a6275}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
@@ -190,7 +192,7 @@ def _run(run: dict) -> str:
     rows += [(f"{name} version", value) for name, value in run.get("versions", {}).items()]
     cells = "".join(f"<tr><th>{_e(name)}</th><td>{_e(value)}</td></tr>" for name, value in rows
                     if value is not None)
-    flags = _e(" ".join(run.get("flags", [])))
+    flags = _e(shlex.join(run.get("flags", [])))
     return (f'<section id="run"><h2>The run</h2><table>{cells}'
             f'<tr><th>flags</th><td><code>{flags}</code></td></tr></table></section>')
 
