@@ -236,7 +236,8 @@ def _run_locally(pipeline, config: JobConfig, total_bytes: int | None = None,
     with ProgressReporter(total_bytes=total_bytes,
                           rate_cap=None if config.preview else config.sink.max_requests_per_second,
                           workers_dir=config.spill_dir if workers else None), \
-            StopOnSignals(), WorkersHear(config.spill_dir if workers else None):
+            StopOnSignals(), WorkersHear(config.spill_dir if workers else None), \
+            report_tally.recording(bool(config.report)):
         report_tally.reset()
         result = pipeline.run()
         result.wait_until_finish()

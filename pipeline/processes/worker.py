@@ -92,11 +92,12 @@ def main() -> None:
     # (importable modules) never need; said once per worker, it would only alarm.
     logging.getLogger(sdk_worker_main.__name__).setLevel(logging.ERROR)
     directory = os.environ.get(worker_files.RUN_DIR_ENV)
+    report_tally.enable(os.environ.get(report_tally.REPORT_ENV) == "1")
     if directory:
         stopping.watch(directory)
         counters.LOCAL_TALLY.publish_to(directory, current_outage)
     sdk_worker_main.main(sys.argv)
-    if directory:   # the runner waits for this process to end before the job's process reports
+    if directory and report_tally.enabled():   # the runner waits for this process to end
         worker_files.write_report_tally(directory, report_tally.snapshot())
 
 

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from tests.conftest import ACCESS_KEY, WRONG_KEY
-from transforms.common import counters, report_tally
+from transforms.common import report_tally
 from transforms.delivery.answers import AnswerLog, answers_of, latency_of
 from transforms.delivery.destinations import gainsight_cs
 from transforms.delivery.http_delivery import RateLimiter, RequestSender, RetryPolicy, make_session
@@ -17,10 +17,9 @@ BODY = json.dumps({"type": "track", "event": "Signed Up", "userId": "u1", "messa
 
 @pytest.fixture
 def local_tally():
-    counters.LOCAL_TALLY.enabled = True
     report_tally.reset()
-    yield
-    counters.LOCAL_TALLY.enabled = False
+    with report_tally.recording(True):
+        yield
     report_tally.reset()
 
 
@@ -94,7 +93,7 @@ def test_flush_counts_each_answer_once(sandbox):
     assert flushed(log) == {}
 
 
-def test_the_timeline_is_kept_on_a_local_run_only(sandbox):
+def test_the_timeline_is_kept_only_while_a_run_records_for_its_report(sandbox):
     report_tally.reset()
     sender, log = sender_with_log(sandbox.url)
     sender.send(BODY)

@@ -1,5 +1,6 @@
-"""What a local run records for its report beyond the Beam counters, kept only while
-counters.LOCAL_TALLY is enabled (a local run; on Dataflow nothing is kept):
+"""What a local run records for its report beyond the Beam counters, kept only while a run
+that writes a report records (recording(); a worker process of that run finds REPORT_ENV set;
+on Dataflow nothing is kept, and a run without --report pays nothing):
 
 - requests per second by what their answer was: accepted (2xx), retried (429, 5xx, timeout,
   connection error), failed (any other answer), recorded by the delivering DoFns
@@ -11,22 +12,25 @@ counters.LOCAL_TALLY is enabled (a local run; on Dataflow nothing is kept):
 A worker process of a local run writes its snapshot to the run's directory when it ends
 (transforms.common.worker_files.write_report_tally); the job's process adds them to its own.
 
-    >>> LOCAL_TALLY.enabled = True; reset()
+    >>> enable(True); reset()
     >>> add_answer(1767000000, ACCEPTED); add_answer(1767000000, RETRIED); note_event({"type": "track", "event": "Signed Up"})
     >>> snapshot()
     {'per_second': {'1767000000': {'accepted': 1, 'retried': 1}}, 'outages': [], 'event_names': {'Signed Up': 1}}
     >>> merged([snapshot(), snapshot()])["per_second"]
     {'1767000000': {'accepted': 2, 'retried': 2}}
-    >>> LOCAL_TALLY.enabled = False; reset()
+    >>> enable(False); reset()
 """
+import contextlib
+import os
 import threading
 
-from transforms.common.counters import LOCAL_TALLY
+REPORT_ENV = "SEGMENT_TO_GAINSIGHT_REPORT"   # "1": this worker process records for the report
 
 ACCEPTED, RETRIED, FAILED = "accepted", "retried", "failed"
 MAX_EVENT_NAMES = 10_000
 OTHER_NAMES = "(other names)"
 
+_enabled = False
 _lock = threading.Lock()
 _per_second: dict = {}
 _outages: list = []
@@ -34,9 +38,37 @@ _local = threading.local()
 _event_name_dicts: list = []
 
 
+def enable(on: bool) -> None:
+    """Records from now on (or not) in this process."""
+    global _enabled   # pylint: disable=global-statement
+    _enabled = bool(on)
+
+
+def enabled() -> bool:
+    return _enabled
+
+
+@contextlib.contextmanager
+def recording(on: bool):
+    """While a local run works: records in this process when `on`, and tells the worker
+    processes it starts (they inherit REPORT_ENV); both undone after."""
+    before = os.environ.get(REPORT_ENV)
+    enable(on)
+    if on:
+        os.environ[REPORT_ENV] = "1"
+    try:
+        yield
+    finally:
+        enable(False)
+        if before is None:
+            os.environ.pop(REPORT_ENV, None)
+        else:
+            os.environ[REPORT_ENV] = before
+
+
 def add_answer(second: int, category: str) -> None:
     """One request answered in unix second `second`: ACCEPTED, RETRIED or FAILED."""
-    if not LOCAL_TALLY.enabled:
+    if not _enabled:
         return
     with _lock:
         row = _per_second.setdefault(second, {})
@@ -45,14 +77,14 @@ def add_answer(second: int, category: str) -> None:
 
 def add_outage(started: float, ended: float) -> None:
     """A circuit breaker's outage, over: unix times it opened and closed (or gave up)."""
-    if LOCAL_TALLY.enabled and started is not None:
+    if _enabled and started is not None:
         with _lock:
             _outages.append([round(started, 3), round(ended, 3)])
 
 
 def note_event(event: dict) -> None:
     """An event handed to the sink: a track's name is counted (cheap: a dict of this thread)."""
-    if event.get("type") != "track" or not LOCAL_TALLY.enabled:
+    if not _enabled or event.get("type") != "track":
         return
     names = getattr(_local, "names", None)
     if names is None:

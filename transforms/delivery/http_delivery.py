@@ -9,6 +9,9 @@ Plain Python (no Beam) so that it is tested directly against the sandbox over re
     sender.send('{"type":"track",...}')          # -> Outcome(delivered=True, status=200, ...)
     sender.send_request([body1, body2])           # -> [Outcome, Outcome], one per event
 
+Given `answers` (transforms.delivery.answers.AnswerLog), every attempt on the wire records its
+answer's kind and its time there, in the one place the answer arrives (_post_now).
+
 Retry policy (Segment's own destination retried 429, 5xx and connection errors):
 - 2xx: delivered.
 - 429, 5xx, connection errors and timeouts: retried up to `max_retries` times, waiting
