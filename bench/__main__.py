@@ -7,11 +7,14 @@
     python -m bench --only B3 --sizes 100000,1000000,3000000
     python -m bench --only B1 --pipeline_args "--direct_num_workers 2 --direct_running_mode multi_processing"
     python -m bench --only B1 --destination_filters bench/ten_filters.json   # B1 with filters, job and baseline
+    python -m bench --only B1 --report --repeat 3   B1 also with --report: what the report costs
 
 B1 processing   N events through the job (--preview) and through bench.baseline, same input:
                 events/s, wall, peak RSS of the process tree, job/baseline ratios; checks that
                 both wrote the same multiset of requests and the same summary counts, and that
-                the counts are the ones the generator planned.
+                the counts are the ones the generator planned. With --report, each round also
+                runs the job with --report; its wall time against the job's is checked against
+                REPORT_TARGET, and the page's funnel against its summary.
 B2 delivery     the job delivering to the local sandbox (50 ms latency): achieved request rate at
                 the sandbox vs C/latency with a high rate cap, then vs --max_requests_per_second R.
 B3 scale        the job's wall time and peak memory at several sizes, and their growth per 10x.
@@ -55,6 +58,7 @@ HIGH_RATE = 100_000.0
 SUMMARY_OUTCOMES = ("read", "invalid", "duplicates", "skipped_by_integrations", "unsupported",
                     "filtered", "previewed", "delivered", "dead_lettered")
 RATE_TOLERANCE = 1.05   # a one-second window may exceed R by 5% + 2 (arrival jitter) before we flag it
+REPORT_TARGET = 1.03    # B1 --report: the job with --report may take at most 3% more time
 
 
 class Bench:
@@ -160,10 +164,16 @@ class Bench:
     def b1(self) -> dict:
         events = self.args.events
         manifest = self.dataset(events)
-        jobs, bases = [], []
+        jobs, bases, reports = [], [], []
         for _ in range(self.args.repeat):  # alternating, so a slow spell of the machine hits both
             job_out, base_out = self.fresh_dir("B1", "job"), self.fresh_dir("B1", "baseline")
             jobs.append(self.run_job(manifest, job_out))
+            if self.args.report:
+                report_out = self.fresh_dir("B1", "report")
+                reports.append(self.run_job(manifest, report_out,
+                                            extra=["--report", str(report_out / "report.html")]))
+                reports[-1]["report_check"] = report_check(report_out)
+                self.cleanup(report_out)
             bases.append(self.run_baseline(manifest, base_out))
             if jobs[-1].get("error") or bases[-1].get("error"):
                 break
@@ -175,6 +185,8 @@ class Bench:
                                              "baseline": [run["wall_seconds"] for run in bases]},
                   "max_rss_bytes_per_round": {"job": [run.get("max_rss_bytes") for run in jobs],
                                               "baseline": [run.get("max_rss_bytes") for run in bases]}}
+        if reports:
+            result["report"] = self._report_cost(jobs, reports)
         if jobs[-1].get("error") or bases[-1].get("error"):
             result["job"], result["baseline"] = jobs[-1], bases[-1]
             return result
@@ -211,6 +223,28 @@ class Bench:
         if unexpected:
             self.fail(f"B1: the job's counts differ from what the generator planned: {unexpected}")
         self.cleanup(job_out, base_out)
+        return result
+
+    def _report_cost(self, jobs: list[dict], reports: list[dict]) -> dict:
+        """The job with --report against the job without, median rounds; checked."""
+        job, with_report = median_run(jobs), median_run(reports)
+        ratio = _ratio(with_report["wall_seconds"], job["wall_seconds"])
+        cpu = statistics.median(_cpu(run) or 0 for run in reports)
+        job_cpu = statistics.median(_cpu(run) or 0 for run in jobs)
+        result = {"wall_seconds": with_report["wall_seconds"], "ratio_over_job": ratio,
+                  "target": REPORT_TARGET,
+                  "wall_seconds_per_round": [run["wall_seconds"] for run in reports],
+                  "cpu_seconds_per_round": [_cpu(run) for run in reports],
+                  "job_cpu_seconds_per_round": [_cpu(run) for run in jobs],
+                  "cpu_ratio_over_job": _ratio(cpu, job_cpu),
+                  "max_rss_bytes": with_report.get("max_rss_bytes"),
+                  "checks": [run.get("report_check") for run in reports]}
+        if ratio is not None and ratio > REPORT_TARGET:
+            self.fail(f"B1 --report: the job took {ratio:.3f} times as long with --report "
+                      f"(target {REPORT_TARGET})")
+        for check in result["checks"]:
+            if check and not check["match"]:
+                self.fail(f"B1 --report: the report's funnel differs from the summary: {check}")
         return result
 
     # ------------------------------------------------------------------ B2
@@ -313,6 +347,22 @@ class Bench:
 
 
 # ---------------------------------------------------------------------- analysis helpers
+
+def report_check(out: Path) -> dict:
+    """Whether the report in `out` shows the funnel of the summary next to it."""
+    import re  # pylint: disable=import-outside-toplevel
+    from transforms.common.counters import OUTCOMES  # pylint: disable=import-outside-toplevel
+    try:
+        page = (out / "report.html").read_text(encoding="utf-8")
+        summary = json.loads((out / "summary.json").read_text())
+    except OSError as err:
+        return {"match": False, "error": str(err)}
+    shown = {name: int(value) for name, value in
+             re.findall(r'data-funnel="([^"]+)" data-value="(\d+)"', page)}
+    expected = {name: summary[name] for name in ("read",) + OUTCOMES}
+    return {"match": shown == expected, "bytes": len(page.encode("utf-8")),
+            **({} if shown == expected else {"shown": shown, "expected": expected})}
+
 
 def checkpoint_size(directory: Path, settled: int | None) -> dict:
     """{"bytes": total size of the settled files, "bytes_per_event": per settled event}."""
@@ -545,6 +595,13 @@ def print_b1(result: dict):
               f"{', '.join(f'{w:.2f}' for w in walls['baseline'])} s")
         peaks = result.get("max_rss_bytes_per_round", {}).get("job", [])
         print(f"  job max RSS per round: {', '.join(_mb(peak) for peak in peaks)}")
+    report = result.get("report")
+    if report:
+        print(f"  job --preview --report: {report['wall_seconds']:.2f} s (per round "
+              f"{', '.join(f'{w:.2f}' for w in report['wall_seconds_per_round'])} s), "
+              f"{_num(report['ratio_over_job'], 3)}x the job's time (target <= {report['target']}); "
+              f"CPU (median of rounds) {_num(report['cpu_ratio_over_job'], 3)}x the job's; "
+              f"report funnel = summary: {all(c and c['match'] for c in report['checks'])}")
 
 
 def print_b2(result: dict):
@@ -595,6 +652,8 @@ def parse_args(argv=None):
     parser.add_argument("--events", type=int, default=None, help="B1 events (default 1,000,000)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="B1 rounds (job, then baseline, each round); the median round of each is reported")
+    parser.add_argument("--report", action="store_true",
+                        help="B1: each round also runs the job with --report (what the report costs)")
     parser.add_argument("--sizes", default=None, help="B3 sizes (default 100000,1000000,3000000)")
     parser.add_argument("--destination_filters", default=None, metavar="FILE",
                         help="B1: the job and the baseline both apply these filters "

@@ -17,9 +17,9 @@ from pipeline.options import (SUBSCRIPTION_PATTERN, TOPIC_PATTERN, SegmentToGain
 from transforms.delivery.secrets import ACCESS_KEY_PATTERN, SECRET_VERSION_PATTERN
 
 METADATA = Path(__file__).resolve().parent / "metadata.json"
-# The launcher sets --no_wait itself, and --summary is written when a run ends, which a
+# The launcher sets --no_wait itself, and --summary and --report are written when a run ends, which a
 # launched template does not wait for.
-NOT_TEMPLATE_PARAMETERS = {"no_wait", "summary"}
+NOT_TEMPLATE_PARAMETERS = {"no_wait", "summary", "report"}
 GCS_OR_LOCAL = r"^(gs://|/|\.|[A-Za-z0-9_]).*"
 INTEGER = r"^[0-9]+$"
 NUMBER = r"^[0-9]+(\.[0-9]+)?$"

@@ -33,7 +33,7 @@ GROUPS = (
         "--batch_size", "--max_concurrent_requests", "--max_requests_per_second", "--max_retries",
         "--max_retry_seconds", "--http_timeout_seconds", "--max_outage_minutes",
         "--sink_parallelism")),
-    ("outputs", ("--dead_letter", "--dead_letter_topic", "--summary", "--preview", "--checkpoint",
+    ("outputs", ("--dead_letter", "--dead_letter_topic", "--summary", "--report", "--preview", "--checkpoint",
                  "--no_wait")),
     ("streaming", (
         "--dedupe_window_hours", "--identity_ttl_days", "--account_mapping_refresh_minutes",

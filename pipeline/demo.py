@@ -4,7 +4,8 @@
 Starts the Gainsight sandbox on a free loopback port (with a few injected 503s, so the retry
 path shows in the counts), runs the job over samples/, prints the summary table and where the
 dead letters and the received messages are, and stops the sandbox. ARGS are added to the demo's
-own flags (after them, so a flag given again overrides the demo's value).
+own flags (after them, so a flag given again overrides the demo's value). The run's delivery
+report is output/demo/report.html (docs/report.md).
 """
 import shutil
 import sys
@@ -31,7 +32,8 @@ def demo_args(endpoint: str) -> list[str]:
             "--track_whitelist", WHITELIST,
             "--gainsight_endpoint", endpoint,
             "--dead_letter", str(OUTPUT / "dead-letter"),
-            "--summary", str(OUTPUT / "summary.json")]
+            "--summary", str(OUTPUT / "summary.json"),
+            "--report", str(OUTPUT / "report.html")]
 
 
 def demo_key(destination: str) -> str:

@@ -8,6 +8,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -20,10 +21,11 @@ from pipeline.processes.local_workers import chose_running_mode, worker_count
 from pipeline.processes.memory import collect_garbage_less_often
 from pipeline.processes.pubsub_pull import shorten_local_pulls
 from pipeline.progress import ProgressReporter
+from pipeline.report.output import build_page, write_report
 from pipeline.options import ConfigError, JobConfig, extract_keys, resolve_config, unknown_flags
-from pipeline.summary import build_summary, counter_values, format_table
+from pipeline.summary import build_summary, counter_values, distribution_values, format_table
 from transforms.delivery import destinations
-from transforms.common import stopping, worker_files
+from transforms.common import report_tally, stopping, worker_files
 from transforms.stages.read import to_read
 from transforms.common.counters import LOCAL_TALLY
 from transforms.delivery.key_check import REJECTED, VALID, check_key
@@ -51,6 +53,8 @@ _outputs_complete = False
 
 # Exit code of a local backfill stopped by SIGTERM or Ctrl-C (docs/outputs.md, exit codes).
 EXIT_STOPPED = 4
+# Exit code of a backfill that went well but whose --report could not be written.
+EXIT_REPORT_FAILED = 6
 
 
 def run(argv: list[str] | None = None, environ=None, warm=None) -> int:
@@ -67,6 +71,7 @@ def run(argv: list[str] | None = None, environ=None, warm=None) -> int:
 def _run(argv, environ, warm) -> int:
     global _outputs_complete
     _outputs_complete = False
+    started = time.time()
     argv = sys.argv[1:] if argv is None else argv
     answered = cli_help.handle(argv)  # --help, --help_beam, --version
     if answered is not None:
@@ -81,7 +86,9 @@ def _run(argv, environ, warm) -> int:
         code = _check_key_before_reading(config)
         if code:
             return code
-    remote = _is_remote(options.view_as(StandardOptions).runner)
+    runner = options.view_as(StandardOptions).runner
+    remote = _is_remote(runner)
+    facts = {"started": started, "flags": extract_keys(list(argv))[1], "runner": runner}
     total_bytes, files = (None, 0) if remote or config.streaming else input_size(config.inputs, config.window)
     config = with_event_travel(config, remote or dry_run, total_bytes)
     workers = None
@@ -100,8 +107,8 @@ def _run(argv, environ, warm) -> int:
             print("dry run: the job graph was built and not submitted")
             return 0
         if remote:
-            return _run_remotely(pipeline, config)
-        return _run_locally(pipeline, config, total_bytes, workers)
+            return _run_remotely(pipeline, config, facts)
+        return _run_locally(pipeline, config, total_bytes, workers, facts)
     finally:
         if config.spill_dir:
             shutil.rmtree(config.spill_dir, ignore_errors=True)
@@ -206,7 +213,7 @@ def _is_remote(runner: str) -> bool:
     return any(name in runner for name in ("Dataflow", "Portable", "Flink", "Spark"))
 
 
-def _run_remotely(pipeline, config: JobConfig) -> int:
+def _run_remotely(pipeline, config: JobConfig, facts: dict | None = None) -> int:
     """Submits the job; waits for a batch job (unless --no_wait) and reports its summary."""
     result = pipeline.run()
     if config.streaming or config.no_wait:
@@ -214,11 +221,12 @@ def _run_remotely(pipeline, config: JobConfig) -> int:
               "you drain it: `gcloud dataflow jobs drain JOB_ID --region REGION`)")
         return 0
     result.wait_until_finish()
-    return _report(build_summary(counter_values(result)), config)
+    return _report(build_summary(counter_values(result)), config, facts, None,
+                   distribution_values(result))
 
 
 def _run_locally(pipeline, config: JobConfig, total_bytes: int | None = None,
-                 workers: int | None = None) -> int:
+                 workers: int | None = None, facts: dict | None = None) -> int:
     """Runs here, in this process or on `workers` worker processes, with a progress line; a
     stream runs until interrupted."""
     global _outputs_complete
@@ -230,10 +238,15 @@ def _run_locally(pipeline, config: JobConfig, total_bytes: int | None = None,
     with ProgressReporter(total_bytes=total_bytes,
                           rate_cap=None if config.preview else config.sink.max_requests_per_second,
                           workers_dir=config.spill_dir if workers else None), \
-            StopOnSignals(), WorkersHear(config.spill_dir if workers else None):
+            StopOnSignals(), WorkersHear(config.spill_dir if workers else None), \
+            report_tally.recording(bool(config.report)):
+        report_tally.reset()
         result = pipeline.run()
         result.wait_until_finish()
-    code = _report(build_summary(counter_values(result)), config)
+    tally = report_tally.merged([report_tally.snapshot()] + (
+        worker_files.read_report_tallies(config.spill_dir) if workers else []))
+    code = _report(build_summary(counter_values(result)), config, facts, tally,
+                   distribution_values(result))
     _outputs_complete = True
     return code
 
@@ -352,7 +365,28 @@ def _stop_like_ctrl_c(signum, frame):
     raise KeyboardInterrupt()
 
 
-def _report(summary: dict, config: JobConfig) -> int:
+def _report(summary: dict, config: JobConfig, facts: dict | None = None, tally: dict | None = None,
+            distribution: dict | None = None) -> int:
+    """Prints the table and outputs; writes --summary, then --report (facts, tally, distribution:
+    pipeline.report.output.build_page's); the exit code says if all went well. A report that
+    cannot be written is said, and makes a run that went well exit EXIT_REPORT_FAILED."""
+    code = _outcome(summary, config)
+    if not config.report:
+        return code
+    try:
+        page = build_page(summary, config, {**(facts or {}), "ended": time.time(),
+                                            "exit_code": code}, tally, distribution)
+        write_report(config.report, page)
+    except Exception as err:  # pylint: disable=broad-except  (the summary and dead letters are written)
+        print(f"error: --report: could not write {config.report} ({type(err).__name__}: "
+              f"{str(err)[:300]}); the summary and the dead letters are written as above",
+              file=sys.stderr, flush=True)
+        return code or EXIT_REPORT_FAILED
+    print(f"report: {config.report}")
+    return code
+
+
+def _outcome(summary: dict, config: JobConfig) -> int:
     """Prints the table and outputs; writes --summary; the exit code says if all went well."""
     print(format_table(summary))
     print(f"dead letters: {config.dead_letter}-*.jsonl")

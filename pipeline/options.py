@@ -31,7 +31,8 @@ ACCESS_KEY_ENV = destinations.get("gainsight").credential.env
 KEY_FLAGS = tuple(destination.credential.flag for destination in destinations.DESTINATIONS.values())
 DEFAULT_DEAD_LETTER = "output/dead-letter/dead-letter"
 # The file names an output flag given a directory writes inside it (transforms.common.paths.output_path).
-DEFAULT_NAMES = {"--dead_letter": "dead-letter", "--preview": "preview", "--summary": "summary.json"}
+DEFAULT_NAMES = {"--dead_letter": "dead-letter", "--preview": "preview", "--summary": "summary.json",
+                 "--report": "report.html"}
 # A project id as Beam's Pub/Sub source and sink accept it (6 to 63 characters: lowercase
 # letters, digits, "-", and ":" or "." for domain-scoped projects, starting with a letter).
 PROJECT_ID = r"[a-z][-a-z0-9:.]{4,61}[a-z0-9]"
@@ -156,6 +157,11 @@ class SegmentToGainsightOptions(PipelineOptions):
         add("--summary", default=None, metavar="PATH",
             help="Write the run's summary (counts) as JSON here at the end of a batch run "
                  "(a directory gets summary.json).")
+        add("--report", default=None, metavar="PATH",
+            help="Write a delivery report here at the end of a backfill: one self-contained HTML "
+                 "page (the funnel, requests over time against the cap, latency, answers, dead "
+                 "letters by reason, the run's flags without any key). Local or gs://; a "
+                 "directory gets report.html.")
         add("--preview", default=None, metavar="PREFIX",
             help="Build every request but send none: write them as JSONL "
                  "({\"url\": ..., \"path\": ..., \"body\": ...}, no key) to files with this prefix "
@@ -201,6 +207,7 @@ class JobConfig:
     preview: str | None
     summary: str | None
     sink: SinkConfig
+    report: str | None = None
     destination: str = destinations.DEFAULT
     integration_names: tuple = ("Gainsight",)
     input_subscription: str | None = None
@@ -276,11 +283,13 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
     _check_pattern("--dead_letter_topic", opts.dead_letter_topic, TOPIC_PATTERN, PROJECT_ID_HINT)
     _check_pattern("--access_key_secret", opts.access_key_secret, SECRET_VERSION_PATTERN)
     if streaming:
-        for flag, value in (("--preview", opts.preview), ("--summary", opts.summary)):
+        for flag, value in (("--preview", opts.preview), ("--summary", opts.summary),
+                            ("--report", opts.report)):
             if value:
                 raise ConfigError(flag, "works with a backfill (--input) only: a stream has no end")
     elif opts.dead_letter_topic:
         raise ConfigError("--dead_letter_topic", "is for streaming; a backfill writes --dead_letter files")
+    report = _check_report_path(output_path(opts.report, DEFAULT_NAMES["--report"]), opts.no_wait)
     checkpoint = _check_checkpoint_flag(opts.checkpoint, streaming, opts.preview, runner)
     preview = opts.preview
     _check_pattern("--px_api_key_secret", opts.px_api_key_secret, SECRET_VERSION_PATTERN)
@@ -339,6 +348,7 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
                      dead_letter=output_path(opts.dead_letter, DEFAULT_NAMES["--dead_letter"]),
                      preview=output_path(preview, DEFAULT_NAMES["--preview"]),
                      summary=output_path(opts.summary, DEFAULT_NAMES["--summary"]), sink=sink,
+                     report=report,
                      input_subscription=opts.input_subscription, input_topic=opts.input_topic,
                      dead_letter_topic=opts.dead_letter_topic,
                      dead_letter_window_minutes=opts.dead_letter_window_minutes,
@@ -402,6 +412,30 @@ def _transform(value: str | None) -> TransformSpec | None:
         return read_spec(value)
     except TransformError as err:
         raise ConfigError("--transform", str(err)) from None
+
+
+def _check_report_path(path: str | None, no_wait: bool) -> str | None:
+    """The report's file, checked before anything is read: a gs:// object name, or a local file
+    that can be made (its nearest existing parent is a writable directory, and it is not a
+    directory itself); ConfigError otherwise."""
+    if not path:
+        return None
+    if no_wait:
+        raise ConfigError("--report", "the report is written when the run ends: --no_wait returns "
+                          "before, so give one or the other")
+    if is_remote(path):
+        bucket, _, name = path.split("://", 1)[1].partition("/")
+        if not bucket or not name or name.endswith("/"):
+            raise ConfigError("--report", f"expected gs://BUCKET/NAME (or a directory ending in /), got {path!r}")
+        return path
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ConfigError("--report", f"cannot write {path}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise ConfigError("--report", f"cannot write {path}: permission denied")
+    return path
 
 
 def _check_checkpoint_flag(checkpoint: str | None, streaming: bool, preview: str | None,

@@ -4,7 +4,8 @@
 
 `settled` counts events that have reached their outcome (any of counters.OUTCOMES), so the
 line moves while the job is between reading and sending too. On a file backfill it also shows
-the share of the input's bytes read and an estimated time to finish (see estimate_seconds_left):
+the share of the input's bytes read and an estimated time to finish, at the delivery rate
+measured so far once there is one, else at the rate cap (see estimate_seconds_left):
 
     progress 00:02:10  read 412000 (41% of 1.2 GiB)  settled 180233  ...  20600 read/s  eta 02:17:20  memory 1.4 GiB
 
@@ -40,8 +41,41 @@ def read_fraction(counts: dict, total_bytes: int | None) -> float | None:
     return min(counts.get(counters.BYTES_READ, 0) / total_bytes, 1.0)
 
 
-def estimate_seconds_left(counts: dict, total_bytes: int | None, rate_cap: float | None) -> float | None:
-    """Seconds until every event due is sent at `rate_cap` requests/s (delivery bounds a backfill).
+def settled_at_sink(counts: dict) -> int:
+    """Events the sink has settled or held back: delivered, dead_lettered, unsent."""
+    return (counts.get(counters.DELIVERED, 0) + counts.get(counters.DEAD_LETTERED, 0)
+            + counts.get(counters.UNSENT, 0))
+
+
+class DeliveryRate:
+    """The sink's rate measured so far: events settled per second since the first time some
+    were seen settled (what came before that moment is not timed, so it is left out).
+
+    >>> rate = DeliveryRate()
+    >>> rate.observe(10.0, {"read": 900}), rate.observe(20.0, {"delivered": 300})
+    (None, None)
+    >>> rate.observe(30.0, {"delivered": 2900, "dead_lettered": 580})
+    318.0
+    """
+
+    def __init__(self):
+        self._first = None
+
+    def observe(self, elapsed: float, counts: dict) -> float | None:
+        settled = settled_at_sink(counts)
+        if self._first is None:
+            if settled:
+                self._first = (elapsed, settled)
+            return None
+        seconds, events = elapsed - self._first[0], settled - self._first[1]
+        return events / seconds if seconds > 0 and events > 0 else None
+
+
+def estimate_seconds_left(counts: dict, total_bytes: int | None, rate_cap: float | None,
+                          measured_rate: float | None = None) -> float | None:
+    """Seconds until every event due is sent (delivery bounds a backfill): at the rate measured
+    so far once there is one (DeliveryRate), before that at `rate_cap` requests/s. No estimate
+    without a cap (--preview sends nothing).
 
     Events due: those handed to the sink so far (by_type.*), scaled up by the share of the input
     not read yet; before any has reached the sink (batch: reading comes first), every event read
@@ -52,23 +86,25 @@ def estimate_seconds_left(counts: dict, total_bytes: int | None, rate_cap: float
     >>> estimate_seconds_left({"read": 2000, "bytes_read": 1000, "by_type.track": 800,
     ...                        "delivered": 300, "dead_lettered": 100}, 1000, 50)
     8.0
+    >>> estimate_seconds_left({"read": 2000, "bytes_read": 1000, "by_type.track": 800,
+    ...                        "delivered": 300, "dead_lettered": 100}, 1000, 50, measured_rate=20)
+    20.0
     """
     fraction = read_fraction(counts, total_bytes)
     if not fraction or not rate_cap:
         return None
     handed = sum(counts.get(counters.by_type(kind), 0) for kind in counters.SENT_TYPES)
     due = (handed or counts.get(counters.READ, 0)) / fraction
-    settled = (counts.get(counters.DELIVERED, 0) + counts.get(counters.DEAD_LETTERED, 0)
-               + counts.get(counters.UNSENT, 0))
-    return max(due - settled, 0.0) / rate_cap
+    return max(due - settled_at_sink(counts), 0.0) / (measured_rate or rate_cap)
 
 
 def progress_line(elapsed: float, counts: dict, previous_read: int, interval: float,
                   memory_bytes: int | None = None, total_bytes: int | None = None,
-                  rate_cap: float | None = None, outage: tuple[str, float] | None = None) -> str:
+                  rate_cap: float | None = None, outage: tuple[str, float] | None = None,
+                  measured_rate: float | None = None) -> str:
     """One line: elapsed time, the main counts, the read rate over the last interval, and the
     resident memory when known; with the input's size, the share read and, with the rate cap
-    (not for --preview), the estimated time to finish.
+    (not for --preview), the estimated time to finish (at `measured_rate` once known).
 
     >>> progress_line(75, {"read": 3000, "delivered": 10, "filtered": 5}, 1000, 10, 3 * 2**29)
     'progress 00:01:15  read 3000  settled 15  delivered 10  previewed 0  dead-lettered 0  200 read/s  memory 1.5 GiB'
@@ -83,7 +119,7 @@ def progress_line(elapsed: float, counts: dict, previous_read: int, interval: fl
     settled = sum(counts.get(name, 0) for name in counters.OUTCOMES)
     fraction = read_fraction(counts, total_bytes)
     share = "" if fraction is None else f" ({fraction:.0%} of {_size(total_bytes)})"
-    left = estimate_seconds_left(counts, total_bytes, rate_cap)
+    left = estimate_seconds_left(counts, total_bytes, rate_cap, measured_rate)
     return (f"progress {_clock(elapsed)}  read {read}{share}  settled {settled}  "
             f"delivered {counts.get(counters.DELIVERED, 0)}  previewed {counts.get(counters.PREVIEWED, 0)}  "
             f"dead-lettered {dead}  {rate:.0f} read/s"
@@ -161,9 +197,12 @@ class ProgressReporter:
 
     def _report(self):
         previous_read = 0
+        delivery = DeliveryRate()
         while not self._stop.wait(self._interval):
             counts = self.counts()
-            print(progress_line(self._clock() - self._started, counts, previous_read, self._interval,
-                                self._memory(), self._total_bytes, self._rate_cap, self.outage()),
+            elapsed = self._clock() - self._started
+            print(progress_line(elapsed, counts, previous_read, self._interval, self._memory(),
+                                self._total_bytes, self._rate_cap, self.outage(),
+                                delivery.observe(elapsed, counts)),
                   file=self._out, flush=True)
             previous_read = counts.get(counters.READ, 0)

@@ -1,11 +1,19 @@
 """The run's summary: the job's counters as a dict, a check that they add up, and a table.
 
     {"read": 320, "invalid": 8, "duplicates": 6, ..., "by_type": {"track": 150, ...},
-     "dropped_by_filter_by_title": {"No test users": 3}, "balanced": true}
+     "dropped_by_filter_by_title": {"No test users": 3},
+     "answers": {"2xx": 150, "429": 2, "5xx": 3, "timeout": 1},
+     "latency_ms": {"requests": 156, "p50": 4.2, "p95": 9.8, "p99": 2000.0,
+                    "histogram": {"1": 0, "2": 3, ..., "inf": 0}},
+     "balanced": true}
+
+`answers` counts every request attempt by its answer (2xx, each other status, 5xx, timeout,
+connection_error) and `latency_ms` their time on the wire (transforms.delivery.answers).
 """
 from apache_beam.metrics.metric import MetricsFilter
 
 from transforms.common import counters
+from transforms.delivery.answers import LATENCY_DISTRIBUTION, answers_of, latency_of
 
 SCALARS = (counters.READ,) + counters.OUTCOMES + (
     counters.UNMAPPED, counters.STITCHED, counters.REQUESTS, counters.RETRIES,
@@ -23,6 +31,26 @@ def counter_values(result) -> dict:
     return values
 
 
+def distribution_values(result) -> dict | None:
+    """The sink's latency Distribution {"count", "sum", "min", "max"} (ms) from a PipelineResult,
+    None when the runner gave none."""
+    try:
+        query = result.metrics().query(MetricsFilter().with_namespace(counters.NAMESPACE)
+                                       .with_name(LATENCY_DISTRIBUTION))
+    except Exception:  # pylint: disable=broad-except  (a figure of the report only)
+        return None
+    total = {"count": 0, "sum": 0, "min": None, "max": None}
+    for metric in query.get("distributions", []):
+        data = metric.committed if metric.committed is not None else metric.attempted
+        if data is None or not data.count:
+            continue
+        total["count"] += data.count
+        total["sum"] += data.sum
+        total["min"] = data.min if total["min"] is None else min(total["min"], data.min)
+        total["max"] = data.max if total["max"] is None else max(total["max"], data.max)
+    return total if total["count"] else None
+
+
 def build_summary(values: dict) -> dict:
     """Counter values -> the summary dict (every key present, zero when never counted).
 
@@ -37,6 +65,8 @@ def build_summary(values: dict) -> dict:
     summary["dropped_by_filter_by_title"] = {
         name[len(prefix):]: value for name, value in sorted(values.items())
         if name.startswith(prefix) and value}
+    summary["answers"] = answers_of(values)
+    summary["latency_ms"] = latency_of(values)
     summary["balanced"] = summary[counters.READ] == sum(summary[name] for name in counters.OUTCOMES)
     return summary
 

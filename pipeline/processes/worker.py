@@ -11,7 +11,8 @@ by the local runner (pipeline.main.local_runner): Beam's SDK harness
   process stops the run the graceful way (pipeline.main.StopOnSignals);
 - that stop reaches the worker through the run's directory ($SEGMENT_TO_GAINSIGHT_RUN_DIR,
   transforms.common.worker_files), which transforms.common.stopping watches here; the worker's counts and
-  open outage (its circuit breakers) go to the same directory, for the progress line;
+  open outage (its circuit breakers) go to the same directory, for the progress line, and,
+  as it ends, what it recorded for the run's report (transforms.common.report_tally);
 - garbage is collected as seldom as in the job's process (pipeline.processes.memory).
 """
 import json
@@ -31,7 +32,7 @@ if __name__ == "__main__":   # first, as the imports below take a while (importe
 from apache_beam.runners.worker import sdk_worker_main  # noqa: E402  (after the lines above, on purpose)
 
 from pipeline.processes.worker_attach import socket_name  # noqa: E402
-from transforms.common import counters, stopping, worker_files  # noqa: E402
+from transforms.common import counters, report_tally, stopping, worker_files  # noqa: E402
 from transforms.delivery.circuit_breaker import current_outage  # noqa: E402
 
 
@@ -91,10 +92,13 @@ def main() -> None:
     # (importable modules) never need; said once per worker, it would only alarm.
     logging.getLogger(sdk_worker_main.__name__).setLevel(logging.ERROR)
     directory = os.environ.get(worker_files.RUN_DIR_ENV)
+    report_tally.enable(os.environ.get(report_tally.REPORT_ENV) == "1")
     if directory:
         stopping.watch(directory)
         counters.LOCAL_TALLY.publish_to(directory, current_outage)
     sdk_worker_main.main(sys.argv)
+    if directory and report_tally.enabled():   # the runner waits for this process to end
+        worker_files.write_report_tally(directory, report_tally.snapshot())
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 key in samples/expected.jsonl message by message (the key was written from each scenario's
 intent by samples/make_samples.py, not by running this job)."""
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
 
 from tests.e2e.cli import ROOT, read_jsonl
+from transforms.common.counters import OUTCOMES
 
 OUTPUT = ROOT / "output" / "demo"
 
@@ -65,6 +67,11 @@ def test_demo_delivers_the_answer_key_once_each_with_the_right_account():
     assert summary["delivered"] == answer["sent"] and summary["dead_lettered"] == 0
     dead = read_jsonl(str(OUTPUT / "dead-letter*.jsonl"))
     assert len(dead) == answer["invalid"] and {r["stage"] for r in dead} == {"parse"}
+
+    report = (OUTPUT / "report.html").read_text()      # the demo's delivery report
+    funnel = dict(re.findall(r'data-funnel="([^"]+)" data-value="(\d+)"', report))
+    assert {name: int(n) for name, n in funnel.items()} == {
+        name: summary[name] for name in ("read",) + OUTCOMES}
 
 
 def test_the_px_demo_delivers_every_identify_group_track_and_page_once_with_the_right_account():

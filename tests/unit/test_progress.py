@@ -2,7 +2,7 @@
 import io
 import time
 
-from pipeline.progress import ProgressReporter, progress_line, resident_memory_bytes
+from pipeline.progress import DeliveryRate, ProgressReporter, progress_line, resident_memory_bytes
 from transforms.common import counters, worker_files
 
 
@@ -99,3 +99,23 @@ def test_each_run_s_progress_counts_from_zero():
             time.sleep(0.01)
     assert "read 5 " in out.getvalue() and "6005" not in out.getvalue()
     assert counters.LOCAL_TALLY.snapshot() == {counters.READ: 5}
+
+
+def test_the_eta_counts_at_the_delivery_rate_measured_so_far_not_the_cap():
+    # 160,000 events read (the whole input), the cap 450 requests/s, delivery at 318/s
+    rate = DeliveryRate()
+    whole = {"read": 160_000, "bytes_read": 1000, "by_type.track": 160_000}
+    assert rate.observe(10, whole) is None                           # nothing settled yet
+    assert rate.observe(20, {**whole, "delivered": 3_180}) is None   # the first settled: the clock starts
+    measured = rate.observe(120, {**whole, "delivered": 34_980})
+    assert measured == 318.0
+    counts = {**whole, "delivered": 34_980}
+    line = progress_line(120, counts, 0, 10, total_bytes=1000, rate_cap=450, measured_rate=measured)
+    assert line.endswith("eta 00:06:33")                             # 125,020 left at 318/s
+    assert progress_line(120, counts, 0, 10, total_bytes=1000, rate_cap=450).endswith("eta 00:04:37")
+
+
+def test_the_measured_rate_counts_dead_letters_and_unsent_as_settled():
+    rate = DeliveryRate()
+    rate.observe(0, {"delivered": 10})
+    assert rate.observe(10, {"delivered": 40, "dead_lettered": 50, "unsent": 20}) == 10.0

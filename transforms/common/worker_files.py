@@ -4,6 +4,8 @@ in $SEGMENT_TO_GAINSIGHT_RUN_DIR):
 
     <run dir>/stop                the job's process asks every worker to stop; holds the reason
     <run dir>/counts-<pid>.json   a worker's running counts and open outage, rewritten every second
+    <run dir>/report-<pid>.json   what a worker recorded for the run's report, written as it ends
+                                  (transforms.common.report_tally)
 
     >>> import tempfile; directory = tempfile.mkdtemp()
     >>> write_counts(directory, {"read": 5}, pid=1); write_counts(directory, {"read": 2, "invalid": 1}, pid=2)
@@ -12,6 +14,8 @@ in $SEGMENT_TO_GAINSIGHT_RUN_DIR):
     >>> write_counts(directory, {}, outage=(1000.0, 7.0), now=2000.0, pid=3)
     >>> read_outage(directory, now=2003.0)   # (when it opened, seconds to its next probe)
     (1000.0, 4.0)
+    >>> write_report_tally(directory, {"event_names": {"a": 1}}, pid=1); read_report_tallies(directory)
+    [{'event_names': {'a': 1}}]
     >>> stop_reason_in(directory) is None
     True
     >>> write_stop(directory, "interrupted by SIGTERM"); stop_reason_in(directory)
@@ -28,6 +32,7 @@ import time
 RUN_DIR_ENV = "SEGMENT_TO_GAINSIGHT_RUN_DIR"
 _STOP = "stop"
 _COUNTS_PREFIX, _COUNTS_SUFFIX = "counts-", ".json"
+_REPORT_PREFIX = "report-"
 
 
 def write_stop(directory: str, reason: str) -> None:
@@ -74,14 +79,25 @@ def read_outage(directory: str, now: float | None = None) -> tuple[float, float]
     return min(outages) if outages else None
 
 
-def _statuses(directory: str) -> list[dict]:
+def write_report_tally(directory: str, tally: dict, pid: int | None = None) -> None:
+    """A worker's report_tally.snapshot(), written once as the worker ends."""
+    name = f"{_REPORT_PREFIX}{os.getpid() if pid is None else pid}{_COUNTS_SUFFIX}"
+    _write_whole(os.path.join(directory, name), json.dumps(tally).encode("utf-8"))
+
+
+def read_report_tallies(directory: str) -> list[dict]:
+    """Every worker's report tally ([] when none wrote one)."""
+    return _statuses(directory, _REPORT_PREFIX)
+
+
+def _statuses(directory: str, prefix: str = _COUNTS_PREFIX) -> list[dict]:
     try:
         names = os.listdir(directory)
     except OSError:
         return []
     statuses = []
-    for name in names:
-        if not (name.startswith(_COUNTS_PREFIX) and name.endswith(_COUNTS_SUFFIX)):
+    for name in sorted(names):
+        if not (name.startswith(prefix) and name.endswith(_COUNTS_SUFFIX)):
             continue
         try:
             with open(os.path.join(directory, name), "rb") as handle:

@@ -15,10 +15,14 @@ dead-letters its first event). One random 5xx among successes never
 opens it: that is the request's own retry, as before. The first answer that is not an outage
 closes it; delivery then goes on at the rate limiter's pace (no burst). One breaker per sink
 DoFn instance, i.e. per worker thread delivering a shard, so it holds on Dataflow's workers too.
+Each outage, once over, is noted (wall-clock start and end) for the run's report
+(transforms.common.report_tally).
 """
 import threading
 import time
 import weakref
+
+from transforms.common import report_tally
 
 OUTAGE = "outage"
 REACHABLE = "reachable"
@@ -117,6 +121,7 @@ class CircuitBreaker:
         """Past max_outage_seconds: every waiting and later attempt raises OutageTooLong."""
         self._gave_up = True
         self.outage_seconds += now - self._opened_at
+        report_tally.add_outage(self._opened_wall, self._wall())
         self._opened_at = self._opened_wall = None
         self._condition.notify_all()
 
@@ -137,6 +142,7 @@ class CircuitBreaker:
                 self._last_reachable_at = now
                 if self._opened_at is not None:
                     self.outage_seconds += now - self._opened_at
+                    report_tally.add_outage(self._opened_wall, self._wall())
                     self._opened_at = self._opened_wall = None
                     self._probe_out = False
                     self._condition.notify_all()

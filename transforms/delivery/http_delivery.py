@@ -9,6 +9,9 @@ Plain Python (no Beam) so that it is tested directly against the sandbox over re
     sender.send('{"type":"track",...}')          # -> Outcome(delivered=True, status=200, ...)
     sender.send_request([body1, body2])           # -> [Outcome, Outcome], one per event
 
+Given `answers` (transforms.delivery.answers.AnswerLog), every attempt on the wire records its
+answer's kind and its time there, in the one place the answer arrives (_post_now).
+
 Retry policy (Segment's own destination retried 429, 5xx and connection errors):
 - 2xx: delivered.
 - 429, 5xx, connection errors and timeouts: retried up to `max_retries` times, waiting
@@ -33,6 +36,7 @@ from dataclasses import dataclass
 import requests
 from requests.adapters import HTTPAdapter
 
+from transforms.delivery.answers import answer_kind
 from transforms.delivery.circuit_breaker import NEVER_OPEN, OUTAGE, REACHABLE, CircuitBreaker, OutageTooLong, Stopped
 from transforms.delivery.destinations.base import DELIVERED, KEY_REJECTED, REJECTED, Destination
 
@@ -160,7 +164,7 @@ class RequestSender:
     def __init__(self, session, url: str, policy: RetryPolicy, limiter: RateLimiter,
                  destination: Destination, secrets: tuple = (), sleep=time.sleep,
                  clock=time.monotonic, rng: random.Random | None = None, max_in_flight: int = 1024,
-                 breaker: CircuitBreaker | None = None, should_stop=None):
+                 breaker: CircuitBreaker | None = None, should_stop=None, answers=None):
         self._session = session
         # Bounds requests on the wire; threads waiting out a backoff do not hold a place.
         self._in_flight = threading.BoundedSemaphore(max_in_flight)
@@ -175,6 +179,7 @@ class RequestSender:
         self._breaker = breaker or NEVER_OPEN
         # A stop request (transforms.common.stopping): waits for the breaker or a retry give way to it.
         self._should_stop = should_stop
+        self._answers = answers   # transforms.delivery.answers.AnswerLog: each answer's kind and latency
         self._auth_failures_in_a_row = 0
         self._lock = threading.Lock()
 
@@ -307,14 +312,24 @@ class RequestSender:
             if self.key_rejected:
                 raise _KeyRejected()
             self._limiter.acquire()
-            response = self._session.post(self._url, data=data,
-                                          timeout=self._policy.timeout_seconds)
+            started = self._clock()
+            try:
+                response = self._session.post(self._url, data=data,
+                                              timeout=self._policy.timeout_seconds)
+            except requests.exceptions.RequestException as err:
+                self._record_answer(answer_kind(None, err), started)
+                raise
+            self._record_answer(answer_kind(response.status_code), started)
             with self._lock:
                 if response.status_code in AUTH_STATUSES:
                     self._auth_failures_in_a_row += 1
                 elif response.status_code < 300:
                     self._auth_failures_in_a_row = 0
             return response
+
+    def _record_answer(self, kind: str, started: float) -> None:
+        if self._answers is not None:
+            self._answers.record(kind, self._clock() - started)
 
     def _delay(self, retries, retry_after) -> float:
         if retry_after is None:

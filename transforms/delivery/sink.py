@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
 
-from transforms.common import counters, stopping
+from transforms.common import counters, report_tally, stopping
 from transforms.delivery import destinations
+from transforms.delivery.answers import AnswerLog
 from transforms.outputs.checkpoint import SettledRecorder
 from transforms.delivery.circuit_breaker import CircuitBreaker
 from transforms.outputs.dead_letter import dead_letter_record
@@ -93,6 +94,7 @@ def to_request(event: dict, count) -> tuple[str, str]:
     ('m1', '{"type":"track","messageId":"m1"}')
     """
     count(_BY_TYPE[event["type"]])
+    report_tally.note_event(event)
     return event["messageId"], dumps_compact(event)
 
 
@@ -181,10 +183,12 @@ class DeliverBatchFn(counters.CountingDoFn):
                                        on_probe_failed=_log_probe_failed)
         self._reported_outages, self._reported_outage_seconds = 0, 0
         self._reported_gave_up = False
+        self._answers = AnswerLog()
         self._sender = RequestSender(self._session, config.url, config.retry_policy,
                                      RateLimiter(config.per_shard_rate()), destination,
                                      secrets=secret_forms(key, headers), max_in_flight=concurrency,
-                                     breaker=self._breaker, should_stop=stopping.stop_requested)
+                                     breaker=self._breaker, should_stop=stopping.stop_requested,
+                                     answers=self._answers)
         self._dead_letters = (DurableAppender(config.dead_letter_prefix)
                               if config.dead_letter_prefix else None)
         self._recorder = (SettledRecorder(config.checkpoint, before_write=self._flush_dead_letters)
@@ -216,6 +220,7 @@ class DeliverBatchFn(counters.CountingDoFn):
         """Counts finished requests and records them; yields a windowed dead-letter record for
         each failure (unless the sink writes them itself)."""
         done, _ = wait(list(self._pending), return_when=return_when)
+        self._answers.flush(self.count)   # every answer's kind and latency (their counters)
         for future in done:
             requests, window, timestamp = self._pending.pop(future)
             outcomes = future.result()
