@@ -1,4 +1,5 @@
 """The job's stages, in the order an event meets them: read, parse, consent, route, whitelist,
-dedupe, enrich (AttachAccountId, with accounts, account_mapping, identity, timestamps); prepare is
-the batch path's fused form of the per-event ones. May import common, outputs and shuffle; never
-delivery (an event reaches the sink through the graph, not through a stage)."""
+dedupe, enrich (AttachAccountId, with accounts, account_mapping, identity; event times come
+from common.timestamps); prepare is the batch path's fused form of the per-event ones. May
+import common, outputs and shuffle; never delivery (an event reaches the sink through the
+graph, not through a stage)."""
