@@ -8,6 +8,8 @@ Plain Python (no Beam) so that it is tested directly against the sandbox over re
                            destination)
     sender.send('{"type":"track",...}')          # -> Outcome(delivered=True, status=200, ...)
     sender.send_request([body1, body2])           # -> [Outcome, Outcome], one per event
+    sender.exchange(lambda pending: Call("POST", "/v1/...", data), 2, classify)
+                                                  # -> ([Outcome, Outcome], last answer's text)
 
 Retry policy (Segment's own destination retried 429, 5xx and connection errors):
 - 2xx: delivered.
@@ -34,7 +36,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from transforms.delivery.circuit_breaker import NEVER_OPEN, OUTAGE, REACHABLE, CircuitBreaker, OutageTooLong, Stopped
-from transforms.delivery.destinations.base import DELIVERED, KEY_REJECTED, REJECTED, Destination
+from transforms.delivery.destinations.base import DELIVERED, KEY_REJECTED, REJECTED, Call, Destination, verdict_of
 
 AUTH_STATUSES = (401, 403)
 AUTH_FAILURES_BEFORE_STOP = 5
@@ -194,25 +196,34 @@ class RequestSender:
     def send_request(self, bodies: list[str]) -> list[Outcome]:
         """Bodies of one request -> one Outcome each, in order. Events the answer settles leave
         the request; those it says to retry go again, together, until their budget is spent."""
-        outcomes: list[Outcome | None] = [None] * len(bodies)
-        pending = list(range(len(bodies)))
+        encode = self._destination.encode
+        return self.exchange(lambda pending: encode([bodies[i] for i in pending]), len(bodies),
+                             self._destination.classify)[0]
+
+    def exchange(self, request_for, events: int, classify) -> tuple[list[Outcome], str]:
+        """One request standing for `events` events: request_for(pending indices) -> its bytes or
+        Call, classify(status, text, len(pending)) -> a verdict per pending event. Returns
+        (one Outcome per event, the text of the last answer: "" when none came)."""
+        outcomes: list[Outcome | None] = [None] * events
+        pending = list(range(events))
         attempts = ambiguous = retries = 0
+        text = ""
         started = first_started = self._clock()
         while True:
             status = retry_after = None
             timed_out = False
             try:
-                response = self._post(self._destination.encode([bodies[i] for i in pending]))
+                response = self._post(request_for(pending))
                 attempts += 1
             except _KeyRejected:
                 return self._finish(outcomes, pending, Outcome(
                     False, None, attempts, key_rejected_reason(self._destination), ambiguous,
-                    key_rejected=True))
+                    key_rejected=True)), text
             except OutageTooLong:
                 return self._finish(outcomes, pending, Outcome(
-                    False, None, attempts, OUTAGE_REASON, ambiguous, outage_stopped=True))
+                    False, None, attempts, OUTAGE_REASON, ambiguous, outage_stopped=True)), text
             except Stopped:
-                return self._finish(outcomes, pending, self._stopped(attempts, ambiguous))
+                return self._finish(outcomes, pending, self._stopped(attempts, ambiguous)), text
             except requests.exceptions.ReadTimeout:
                 attempts += 1
                 reason = f"timed out after {self._policy.timeout_seconds}s waiting for a response"
@@ -223,22 +234,26 @@ class RequestSender:
                 reason = f"connection error: {type(err).__name__}"
                 self._breaker.record(OUTAGE)
             else:
-                status = response.status_code
+                status, text = response.status_code, response.text
                 self._breaker.record(OUTAGE if 500 <= status <= 599 else REACHABLE)
-                verdicts = self._destination.classify(status, response.text, len(pending))
+                verdicts = classify(status, text, len(pending))
                 reason = self._describe(response)
                 still = []
-                for index, verdict in zip(pending, verdicts):
+                for index, answer in zip(pending, verdicts):
+                    verdict, own_reason = verdict_of(answer)
                     if verdict == DELIVERED:
                         outcomes[index] = Outcome(True, status, attempts, ambiguous_retries=ambiguous)
                     elif verdict in (REJECTED, KEY_REJECTED):
-                        outcomes[index] = Outcome(False, status, attempts, reason, ambiguous)
+                        outcomes[index] = Outcome(False, status, attempts, redact(
+                            own_reason, self._secrets) if own_reason else reason, ambiguous)
                     else:
                         still.append(index)
                 pending = still
                 if not pending:
-                    return outcomes
+                    return outcomes, text
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if retry_after is None and self._destination.retry_after is not None:
+                    retry_after = self._destination.retry_after(status, text)
             if self._breaker.is_open:
                 # The destination is down: this is not the request's fault, so it waits for the
                 # breaker (before_attempt) instead of spending its retries.
@@ -254,17 +269,18 @@ class RequestSender:
                 continue
             if retries > self._policy.max_retries:
                 return self._finish(outcomes, pending, Outcome(
-                    False, status, attempts, f"gave up after {attempts} attempts: {reason}", ambiguous))
+                    False, status, attempts, f"gave up after {attempts} attempts: {reason}",
+                    ambiguous)), text
             delay = self._delay(retries, retry_after)
             if self._clock() - started + delay > self._policy.max_retry_seconds:
                 return self._finish(outcomes, pending, Outcome(
                     False, status, attempts, f"gave up after {attempts} attempts: retrying would "
-                    f"take longer than {self._policy.max_retry_seconds:g}s: {reason}", ambiguous))
+                    f"take longer than {self._policy.max_retry_seconds:g}s: {reason}", ambiguous)), text
             if status == 429:
                 self._limiter.hold_off(delay)
             ambiguous += timed_out
             if not self._wait(delay):
-                return self._finish(outcomes, pending, self._stopped(attempts, ambiguous))
+                return self._finish(outcomes, pending, self._stopped(attempts, ambiguous)), text
 
     def _wait(self, seconds: float) -> bool:
         """Sleeps `seconds` (a backoff); False, sooner, once a stop is requested."""
@@ -289,7 +305,7 @@ class RequestSender:
             outcomes[index] = outcome
         return outcomes
 
-    def _post(self, data: bytes):
+    def _post(self, data):
         """One paced attempt on the wire; raises _KeyRejected, without sending, once the key is
         known to be bad (checked while holding a place on the wire, so no request races it),
         and OutageTooLong once the breaker gave up."""
@@ -302,13 +318,17 @@ class RequestSender:
             self._breaker.abandon()    # never reached the wire: not an answer either way
             raise
 
-    def _post_now(self, data: bytes):
+    def _post_now(self, data):
+        """`data`: the bytes to POST to the URL, or a Call (its method, at its path under the URL)."""
+        method, url = "POST", self._url
+        if isinstance(data, Call):
+            method, url, data = data.method, self._url.rstrip("/") + data.path, data.data
         with self._in_flight:
             if self.key_rejected:
                 raise _KeyRejected()
             self._limiter.acquire()
-            response = self._session.post(self._url, data=data,
-                                          timeout=self._policy.timeout_seconds)
+            response = self._session.request(method, url, data=data,
+                                             timeout=self._policy.timeout_seconds)
             with self._lock:
                 if response.status_code in AUTH_STATUSES:
                     self._auth_failures_in_a_row += 1

@@ -26,6 +26,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.common import counters, stopping
 from transforms.delivery import destinations
+from transforms.delivery.destinations.base import Delivery
 from transforms.outputs.checkpoint import SettledRecorder
 from transforms.delivery.circuit_breaker import CircuitBreaker
 from transforms.outputs.dead_letter import dead_letter_record
@@ -43,6 +44,7 @@ class SinkConfig:
     endpoint: str                          # the destination's base URL
     access_key: Secret                     # the destination's key (whatever its flag)
     destination: str = destinations.DEFAULT
+    destination_settings: object = None    # what the destination's own flags set (field maps...)
     batch_size: int = 500
     max_concurrent_requests: int = 16
     max_requests_per_second: float = 50.0
@@ -60,7 +62,11 @@ class SinkConfig:
 
     @property
     def url(self) -> str:
-        return destinations.get(self.destination).url(self.endpoint)
+        return self.destination_in_use().url(self.endpoint)
+
+    def destination_in_use(self):
+        """The destination, as its own flags configure it."""
+        return destinations.get(self.destination, self.destination_settings)
 
     def per_shard_rate(self) -> float:
         return self.max_requests_per_second / self.sink_parallelism
@@ -152,7 +158,8 @@ class DeliverBatchFn(counters.CountingDoFn):
     transforms.stages.dedupe.settle_copies.)
 
     One requests.Session, one circuit breaker and one thread pool per DoFn instance
-    (setup/teardown). Up to the destination's max_events_per_request bodies go in one request.
+    (setup/teardown). Up to the destination's max_events_per_request bodies go in one request,
+    or, for a destination with its own deliver(), in the calls it makes for them.
     Once a stop is requested (transforms.common.stopping), no new request goes out: the events held
     back are counted `unsent`. Requests are
     pipelined across batches: a slow retry does not hold back the rest, at most
@@ -168,12 +175,13 @@ class DeliverBatchFn(counters.CountingDoFn):
 
     def setup(self):
         config = self._config
-        destination = destinations.get(config.destination)
+        destination = config.destination_in_use()
         concurrency = config.per_shard_concurrency()
         key = resolve_access_key(config.access_key, config.access_key_secret,
                                  config.secret_client_factory, destination.credential)
         headers = destination.credential.headers(key)
         self._per_request = destination.max_events_per_request
+        self._destination = destination
         self._max_pending = concurrency * self.THREADS_PER_CONNECTION
         self._session = make_session(headers, concurrency, config.ca_bundle)
         self._pool = ThreadPoolExecutor(max_workers=self._max_pending, thread_name_prefix="sink")
@@ -200,8 +208,16 @@ class DeliverBatchFn(counters.CountingDoFn):
                 continue
             while len(self._pending) >= self._max_pending:
                 yield from self._collect(return_when=FIRST_COMPLETED)
-            future = self._pool.submit(self._sender.send_request, [body for _, body in requests])
+            future = self._pool.submit(self._deliver, [body for _, body in requests])
             self._pending[future] = (requests, window, timestamp)
+
+    def _deliver(self, bodies: list[str]) -> Delivery:
+        """The bodies of one request, or, for a destination that makes its own calls (its
+        deliver), of one batch: settled one Outcome each."""
+        if self._destination.deliver is not None:
+            return self._destination.deliver(bodies, self._sender)
+        outcomes = self._sender.send_request(bodies)
+        return Delivery(outcomes, outcomes[:1])
 
     def finish_bundle(self):
         while self._pending:  # each as it finishes: recorded without waiting for the slowest
@@ -218,9 +234,12 @@ class DeliverBatchFn(counters.CountingDoFn):
         done, _ = wait(list(self._pending), return_when=return_when)
         for future in done:
             requests, window, timestamp = self._pending.pop(future)
-            outcomes = future.result()
-            self._count_request(outcomes[0])
-            for (message_id, body), outcome in zip(requests, outcomes):
+            delivery = future.result()
+            for call in delivery.calls:
+                self._count_request(call)
+            for name, value in delivery.counts.items():
+                self.count(name, value)
+            for (message_id, body), outcome in zip(requests, delivery.outcomes):
                 self.count(counters.KEY_REJECTED, int(outcome.key_rejected))
                 fate = settlement(outcome, self._config.resumable)
                 self.count(fate)

@@ -13,6 +13,7 @@ DESTINATIONS = {destination.name: destination
 DEFAULT = gainsight_cs.DESTINATION.name
 
 
-def get(name: str) -> Destination:
-    """The destination called `name`; KeyError when there is none."""
-    return DESTINATIONS[name]
+def get(name: str, settings=None) -> Destination:
+    """The destination called `name` (configured by its own flags' `settings`, when it has
+    some); KeyError when there is none."""
+    return DESTINATIONS[name].configured(settings)
