@@ -28,6 +28,9 @@ GROUPS = (
         "--destination", "--gainsight_endpoint", "--access_key", "--access_key_secret",
         "--px_region", "--px_api_key", "--px_api_key_secret", "--integration_name",
         "--track_whitelist", "--allow_insecure_endpoint", "--ca_bundle")),
+    ("Gainsight CS REST API (--destination gainsight-api)", (
+        "--gainsight_domain", "--person_field", "--company_field", "--company_key",
+        "--event_object", "--event_field", "--max_requests_per_minute")),
     ("delivery", (
         "--batch_size", "--max_concurrent_requests", "--max_requests_per_second", "--max_retries",
         "--max_retry_seconds", "--http_timeout_seconds", "--max_outage_minutes",
@@ -45,6 +48,11 @@ DEFAULT_TEXT = {
     "access_key": "$GAINSIGHT_ACCESS_KEY",
     "px_api_key": "$GAINSIGHT_PX_API_KEY",
     "integration_name": "the destination's names",
+    "person_field": "traits.email=Email and the names listed",
+    "company_field": "traits.name=Name and the names listed",
+    "company_key": "Name",
+    "event_field": "the schema listed",
+    "max_requests_per_minute": "90 for gainsight-api",
 }
 
 DESCRIPTION = ("Moves Segment events (Pub/Sub, or Segment's archives and JSONL files) into "

@@ -76,6 +76,8 @@ def _run(argv, environ, warm) -> int:
         print(f"configuration error: {err}", file=sys.stderr)
         return 2
     dry_run = options.view_as(TestOptions).dry_run
+    for note in config.sink.destination_in_use().notes:   # what its flags leave out, and why
+        print(f"{config.destination}: {note}", file=sys.stderr, flush=True)
     if not dry_run:
         code = _check_key_before_reading(config)
         if code:
@@ -161,7 +163,7 @@ def _check_key_before_reading(config: JobConfig) -> int:
     """The destination's key check (Gainsight PX: POST []), when it has one and the key is known
     here (not --preview, not read from Secret Manager on the workers). 0 to go on, else the
     exit code: 3 the key was rejected, 5 the destination did not answer."""
-    destination = destinations.get(config.destination)
+    destination = config.sink.destination_in_use()
     key = config.sink.access_key.reveal()
     if destination.key_check is None or config.preview or not key:
         return 0
@@ -176,7 +178,7 @@ def _check_key_before_reading(config: JobConfig) -> int:
         return 3
     print(f"error: {destination.title}'s key check at {config.sink.url} got no usable answer "
           f"({result.detail}); nothing was read or sent. Check --gainsight_endpoint / "
-          f"--px_region and the network, then run again", file=sys.stderr)
+          f"--gainsight_domain / --px_region and the network, then run again", file=sys.stderr)
     return 5
 
 

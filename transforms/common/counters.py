@@ -38,6 +38,8 @@ STITCHED = "stitched"                  # sent events whose account came through 
 OUTAGES = "outages"                    # times the sink's circuit breaker opened
 OUTAGE_SECONDS = "outage_seconds"      # seconds it stayed open, summed over shards
 OUTAGE_STOPPED = "outage_stopped"      # shards that gave up after --max_outage_minutes
+NOT_LINKED = "not_linked"              # delivered group calls whose user could not be linked to
+                                       # the company (no email known: gainsight-api)
 
 OUTCOMES = (INVALID, DUPLICATES, SKIPPED_BY_INTEGRATIONS, UNSUPPORTED, FILTERED,
             DELIVERED, DEAD_LETTERED, PREVIEWED, ALREADY_SETTLED, UNSENT)
@@ -45,7 +47,7 @@ OUTCOMES = (INVALID, DUPLICATES, SKIPPED_BY_INTEGRATIONS, UNSUPPORTED, FILTERED,
 # by_type keys of the summary: every call type some destination takes.
 SENT_TYPES = ("track", "identify", "group", "page")
 
-UNSUPPORTED_TYPES = ("page", "screen", "alias", "other")
+UNSUPPORTED_TYPES = ("page", "screen", "alias", "track", "other")
 
 
 def by_type(call_type: str) -> str:

@@ -360,16 +360,26 @@ class InlineRequests:
 class InlinePreview:
     """Batch --preview: ToRequests' rule, then each request's preview_line(), inside the step
     before them (InlineRequests' add/drain); the lines come out joined in blocks
-    (transforms.outputs.jsonl_files.LineBlocks) for WriteJsonLines(joined=True). Counts previewed."""
+    (transforms.outputs.jsonl_files.LineBlocks) for WriteJsonLines(joined=True). Counts previewed.
 
-    def __init__(self, url: str, path: str):
-        self._url, self._path = url, path
+    `calls` (a destination's preview: event -> [(method, path, body)]) writes instead one line
+    per call the event goes into: {"method": "PUT", "url": ..., "path": ..., "body": {...}}."""
+
+    def __init__(self, url: str, path: str, calls=None):
+        self._url, self._path, self._calls = url, path, calls
         self._blocks = LineBlocks()
 
     def add(self, event: dict, count) -> tuple:
         count(counters.PREVIEWED)
-        block = self._blocks.add(preview_line(to_request(event, count), self._url, self._path))
-        return () if block is None else (block,)
+        request = to_request(event, count)
+        if self._calls is None:
+            lines = (preview_line(request, self._url, self._path),)
+        else:
+            base = self._url.rstrip("/")
+            lines = (dumps_compact({"method": method, "url": base + path, "path": path, "body": body})
+                     for method, path, body in self._calls(event))
+        blocks = [block for block in map(self._blocks.add, lines) if block is not None]
+        return tuple(blocks)
 
     def drain(self) -> tuple:
         block = self._blocks.drain()

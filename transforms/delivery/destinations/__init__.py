@@ -5,11 +5,12 @@
 
 Adding one is a new module and a line here; nothing else names a destination.
 """
-from transforms.delivery.destinations import gainsight_cs, gainsight_px
+from transforms.delivery.destinations import gainsight_api, gainsight_cs, gainsight_px
 from transforms.delivery.destinations.base import Destination
 
 DESTINATIONS = {destination.name: destination
-                for destination in (gainsight_cs.DESTINATION, gainsight_px.DESTINATION)}
+                for destination in (gainsight_cs.DESTINATION, gainsight_px.DESTINATION,
+                                    gainsight_api.DESTINATION)}
 DEFAULT = gainsight_cs.DESTINATION.name
 
 

@@ -120,6 +120,8 @@ class Destination:
     deliver: Callable | None = None   # (bodies, sender) -> Delivery; None: one request
     retry_after: Callable[[int, str], float | None] | None = None  # (status, text) -> seconds,
                                                                    # when no Retry-After header
+    preview: Callable | None = None   # event -> [(method, path, body)] the calls it goes into;
+                                      # None: one POST of the event to the URL
     with_settings: Callable | None = None   # (self, settings) -> Destination as configured
     notes: tuple = ()                       # lines for the start-up output
     regions: tuple = field(init=False)
