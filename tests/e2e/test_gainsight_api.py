@@ -1,0 +1,255 @@
+"""--destination gainsight-api end to end: the real CLI over the bundled samples against the
+sandbox's gainsight-api mode, over real HTTP; every Person, Company, link and event row the
+sandbox holds at the end compared with an answer key worked out here from the samples' raw
+lines and samples/expected.jsonl (which events must reach Gainsight)."""
+import gzip
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from sandbox.faults import FaultConfig
+from sandbox.process import SandboxProcess
+from tests.e2e.cli import ROOT, read_jsonl, run_cli, write_jsonl
+
+API_KEY = "e2e-gainsight-api-key-4c1d9a"
+SAMPLES = ROOT / "samples"
+SAMPLE_INPUT = str(SAMPLES / "segment-logs" / "*" / "*" / "*.gz")
+WHITELIST = "Order Completed,Signed Up,Feature Used,Report Exported"
+PERSON_FIELDS = {"traits.email": "Email", "traits.firstName": "FirstName", "traits.lastName": "LastName",
+                 "traits.name": "Name", "traits.title": "Title", "traits.plan": "Plan__gc"}
+COMPANY_FIELDS = {"traits.name": "Name", "traits.plan": "Plan__gc", "traits.website": "Website__gc"}
+FIELD_FLAGS = ([flag for path, name in PERSON_FIELDS.items() for flag in ("--person_field", f"{path}={name}")]
+               + [flag for path, name in COMPANY_FIELDS.items() for flag in ("--company_field", f"{path}={name}")]
+               + ["--event_object", "SegmentEvent__gc"])
+BAD_TRACK = {"type": "track", "event": "Order Completed", "userId": "u" * 300, "messageId": "bad-track-1",
+             "timestamp": "2024-11-02T09:00:00Z", "properties": {"accountId": "0015g00000jrYjuAAE"}}
+
+
+def api_sandbox(directory: Path, faults=FaultConfig(), **options):
+    directory.mkdir(exist_ok=True)
+    return SandboxProcess(API_KEY, faults, directory=directory, destination="gainsight-api",
+                          api_options={"requests_per_minute": 100_000, **options})
+
+
+def run_api(tmp_path, domain, *extra, inputs=(SAMPLE_INPUT,), key=API_KEY):
+    args = [arg for pattern in inputs for arg in ("--input", pattern)]
+    return run_cli([*args, "--account_mapping", str(SAMPLES / "account_mapping.csv"),
+                    "--track_whitelist", WHITELIST, "--destination", "gainsight-api",
+                    "--gainsight_domain", domain, "--max_requests_per_minute", "60000", *FIELD_FLAGS, *extra],
+                   tmp_path / "out", access_key=key)
+
+
+# -- the answer key ---------------------------------------------------------------------------
+
+def instant(text):
+    if not text:
+        return float("-inf")
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def row_key(message_id, user, event, timestamp):
+    """A row's name in the answer key: its messageId, or for the lines that had none (the job
+    gives them one) what the line says."""
+    if isinstance(message_id, str) and message_id and not message_id.startswith("derived-"):
+        return message_id
+    return (user, event, timestamp)
+
+
+def _not_json(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def raw_events() -> dict:
+    """messageId (or, for a line without one, (userId, event, timestamp)) -> the first copy of
+    it in the archive (files in name order, lines in order)."""
+    found = {}
+    for path in sorted(SAMPLES.glob("segment-logs/*/*/*.gz")):
+        for line in gzip.open(path, "rb"):
+            try:
+                event = json.loads(line.decode("utf-8"), parse_constant=_not_json)
+            except ValueError:   # not UTF-8, or not JSON (NaN): the parse step's dead letters
+                continue
+            if isinstance(event, dict):
+                found.setdefault(row_key(event.get("messageId"), event.get("userId"), event.get("event"),
+                                         event.get("timestamp")), event)
+    return found
+
+
+def answer_key(extra_tracks=()) -> dict:
+    """What the sandbox must hold: people by Email (with the Names of their companies), companies
+    by Name, event rows by MessageId__gc."""
+    raw = raw_events()
+    sent = [(row, raw[row_key(row["messageId"], row["userId"], row["event"], row["timestamp"])])
+            for row in read_jsonl(str(SAMPLES / "expected.jsonl"))]
+    by_time = sorted(sent, key=lambda pair: instant(pair[1].get("timestamp")))
+    emails, people, companies, links, rows = {}, {}, {}, {}, {}
+    no_email, not_linked = set(), 0
+    def user(event):
+        return event.get("userId") or event.get("anonymousId")
+
+    for row, event in by_time:
+        if row["type"] == "identify" and (event.get("traits") or {}).get("email"):
+            emails[user(event)] = event["traits"]["email"]
+    for row, event in by_time:
+        traits = event.get("traits") or {}
+        if row["type"] == "identify" and user(event) in emails:
+            email = emails[user(event)]
+            person = people.setdefault(email, {})
+            person.update({name: traits[path[7:]] for path, name in PERSON_FIELDS.items()
+                           if traits.get(path[7:]) is not None})
+            person["Email"] = email
+        elif row["type"] == "identify":
+            no_email.add(row["messageId"])
+        elif row["type"] == "group":
+            company = companies.setdefault(traits["name"], {})
+            company.update({name: traits[path[7:]] for path, name in COMPANY_FIELDS.items()
+                            if traits.get(path[7:]) is not None})
+            if user(event) in emails:
+                email = emails[user(event)]
+                people.setdefault(email, {"Email": email})
+                links.setdefault(email, set()).add(traits["name"])
+            else:
+                not_linked += 1
+        elif row["type"] == "track":
+            properties = dict(event.get("properties") or {})
+            if row["accountId"]:
+                properties["accountId"] = row["accountId"]
+            rows[row_key(row["messageId"], row["userId"], row["event"], row["timestamp"])] = {
+                key: value for key, value in {
+                "EventName__gc": event["event"], "UserId__gc": event.get("userId"),
+                "AccountId__gc": row["accountId"], "Timestamp__gc": event.get("timestamp"),
+                "MessageId__gc": row["messageId"], "Properties__gc": properties}.items()
+                if value is not None}
+    for track in extra_tracks:
+        rows[track["messageId"]] = {"EventName__gc": track["event"], "UserId__gc": track["userId"],
+                                    "AccountId__gc": track["properties"]["accountId"],
+                                    "Timestamp__gc": track["timestamp"],
+                                    "MessageId__gc": track["messageId"], "Properties__gc": track["properties"]}
+    return {"people": {email: {**person, "companies": sorted(links.get(email, ()))}
+                       for email, person in people.items()},
+            "companies": companies, "rows": rows, "no_email": no_email, "not_linked": not_linked}
+
+
+def held(sandbox) -> dict:
+    """The sandbox's final records in the answer key's shape."""
+    records = sandbox.records()
+    names = {company["Gsid"]: company["Name"] for company in records["companies"]}
+    people = {person["Email"]: {**{k: v for k, v in person.items() if k not in ("Gsid", "companies")},
+                                "companies": sorted(names[gsid] for gsid in person["companies"])}
+              for person in records["people"]}
+    companies = {company["Name"]: {k: v for k, v in company.items() if k != "Gsid"}
+                 for company in records["companies"]}
+    rows = {}
+    for row in records["objects"]["SegmentEvent__gc"]:
+        name = row_key(row["MessageId__gc"], row.get("UserId__gc"), row["EventName__gc"], row.get("Timestamp__gc"))
+        assert name not in rows, f"{name} written twice"
+        rows[name] = {**{k: v for k, v in row.items() if k != "Gsid"},
+                      "Properties__gc": json.loads(row["Properties__gc"])}
+        if isinstance(name, tuple):   # the job named it: that it has a name is all to compare
+            assert rows[name].pop("MessageId__gc")
+    assert len(people) == len(records["people"]) and len(companies) == len(records["companies"])
+    return {"people": people, "companies": companies, "rows": rows}
+
+
+def assert_holds(sandbox, key):
+    final = held(sandbox)
+    for kind in ("people", "companies", "rows"):
+        assert sorted(final[kind], key=str) == sorted(key[kind], key=str), kind
+        for name, record in key[kind].items():
+            assert final[kind][name] == record, (kind, name)
+
+
+# -- the tests --------------------------------------------------------------------------------
+
+def test_the_samples_reach_people_companies_links_and_event_rows_as_the_answer_key_says(tmp_path):
+    with api_sandbox(tmp_path / "sandbox") as sandbox:
+        result = run_api(tmp_path, sandbox.url)
+        assert result.code == 0, result.stderr
+        key = answer_key()
+        assert_holds(sandbox, key)
+        stats = sandbox.stats()
+    summary = result.summary
+    assert summary["balanced"] and summary["delivered"] + summary["dead_lettered"] == 218
+    assert summary["requests"] == stats["accepted"] - 1       # the key check is not a delivery call
+    assert summary["requests"] < 218 / 5                      # batched: far fewer calls than events
+    assert API_KEY not in result.stdout + result.stderr
+    deliver = [record for record in result.dead_letters if record["stage"] == "deliver"]
+    assert {r["event"]["messageId"] for r in deliver} == key["no_email"] != set()
+    assert all("without an email" in r["reason"] for r in deliver)
+    assert summary["not_linked"] == key["not_linked"] > 0
+
+
+def test_under_injected_429_503_and_resets_with_one_bad_record_only_it_is_dead_lettered(tmp_path):
+    bad = write_jsonl(tmp_path / "bad.jsonl", [BAD_TRACK])
+    faults = FaultConfig(rate_503=0.1, rate_429=0.1, drop_rate=0.05, retry_after_seconds=0, seed=11)
+    with api_sandbox(tmp_path / "sandbox", faults) as sandbox:
+        result = run_api(tmp_path, sandbox.url, "--max_retries", "10", inputs=(SAMPLE_INPUT, str(bad)))
+        assert result.code == 0, result.stderr
+        assert_holds(sandbox, answer_key())
+        injected = sandbox.stats()["injected"]
+    assert injected["503"] and injected["429"] and injected["drop"]
+    (dead,) = [r for r in result.dead_letters if r["stage"] == "deliver" and r["event"]["type"] == "track"]
+    assert dead["event"]["messageId"] == "bad-track-1"
+    assert "GSOBJ_1003" in dead["reason"] and "UserId__gc" in dead["reason"]
+    assert result.summary["balanced"] and result.summary["retries"] > 0
+
+
+def test_when_the_answer_names_no_record_the_call_is_split_until_the_bad_one_is_alone(tmp_path):
+    bad = write_jsonl(tmp_path / "bad.jsonl", [BAD_TRACK])
+    with api_sandbox(tmp_path / "sandbox", unnamed_errors=True) as sandbox:
+        result = run_api(tmp_path, sandbox.url, inputs=(SAMPLE_INPUT, str(bad)))
+        assert result.code == 0, result.stderr
+        assert_holds(sandbox, answer_key())
+    (dead,) = [r for r in result.dead_letters if r["stage"] == "deliver" and r["event"]["type"] == "track"]
+    assert dead["event"]["messageId"] == "bad-track-1" and "GSOBJ_1003" in dead["reason"]
+
+
+def test_a_rejected_key_exits_3_before_reading_anything(tmp_path):
+    with api_sandbox(tmp_path / "sandbox") as sandbox:
+        result = run_api(tmp_path, sandbox.url, key="not-the-key")
+        stats = sandbox.stats()
+        records = sandbox.records()
+    assert result.code == 3, result.stderr
+    assert "rejected the key" in result.stderr and "not-the-key" not in result.stderr + result.stdout
+    assert stats["unauthorized"] == 1 and stats["accepted"] == 0
+    assert records == {"people": [], "companies": [], "objects": {"SegmentEvent__gc": []}}
+    assert result.summary is None
+
+
+def test_without_an_event_object_tracks_are_unsupported_and_the_start_up_line_says_why(tmp_path):
+    with api_sandbox(tmp_path / "sandbox") as sandbox:
+        flags = [flag for flag in FIELD_FLAGS if flag not in ("--event_object", "SegmentEvent__gc")]
+        source = write_jsonl(tmp_path / "events.jsonl", [
+            {"type": "identify", "userId": "u1", "messageId": "i1", "traits": {"email": "a@x.example"}},
+            {"type": "track", "userId": "u1", "messageId": "t1", "event": "Signed Up"}])
+        result = run_cli(["--input", str(source), "--destination", "gainsight-api",
+                          "--gainsight_domain", sandbox.url, *flags], tmp_path / "out", access_key=API_KEY)
+        records = sandbox.records()
+    assert result.code == 0, result.stderr
+    assert "track calls are not sent" in result.stderr and "--event_object" in result.stderr
+    assert result.summary["unsupported_by_type"]["track"] == 1 and result.summary["delivered"] == 1
+    assert [person["Email"] for person in records["people"]] == ["a@x.example"]
+
+
+def test_preview_writes_each_call_without_the_key(tmp_path):
+    source = write_jsonl(tmp_path / "events.jsonl", [
+        {"type": "identify", "userId": "u1", "messageId": "i1", "traits": {"email": "a@x.example", "plan": "pro"}},
+        {"type": "group", "userId": "u1", "messageId": "g1", "groupId": "acc-1", "traits": {"name": "Hooli"}},
+        {"type": "track", "userId": "u1", "messageId": "t1", "event": "Signed Up"}])
+    result = run_cli(["--input", str(source), "--destination", "gainsight-api",
+                      "--gainsight_domain", "https://acme.gainsightcloud.com", *FIELD_FLAGS,
+                      "--preview", str(tmp_path / "preview") + "/"], tmp_path / "out", access_key=API_KEY)
+    assert result.code == 0, result.stderr
+    lines = read_jsonl(str(tmp_path / "preview" / "preview*.jsonl"))
+    calls = sorted((line["method"], line["path"], json.dumps(line["body"], sort_keys=True)) for line in lines)
+    assert ("PUT", "/v1.0/api/people", json.dumps({"Email": "a@x.example", "Plan__gc": "pro"}, sort_keys=True)) in calls
+    assert ("POST", "/v1/data/objects/query/Company") in {call[:2] for call in calls}
+    track_rows = [line["body"]["records"] for line in lines if line["path"] == "/v1/data/objects/SegmentEvent__gc"]
+    assert track_rows == [[{"EventName__gc": "Signed Up", "UserId__gc": "u1", "MessageId__gc": "t1",
+                            "AccountId__gc": "acc-1", "Properties__gc": '{"accountId":"acc-1"}'}]]  # from the group
+    assert all(line["url"].startswith("https://acme.gainsightcloud.com/") for line in lines)
+    assert API_KEY not in "".join(path.read_text() for path in (tmp_path / "preview").iterdir())
+    assert result.summary["previewed"] == 3
