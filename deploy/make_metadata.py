@@ -41,7 +41,8 @@ REGEXES = {
     "ca_bundle": [GCS_OR_LOCAL],
     "allow_insecure_endpoint": [r"^(true|false)$"],
 }
-for _name in ("batch_size", "max_concurrent_requests", "max_retries", "sink_parallelism"):
+for _name in ("batch_size", "max_concurrent_requests", "max_retries", "sink_parallelism",
+              "max_requests_per_day"):
     REGEXES[_name] = [INTEGER]
 for _name in ("max_requests_per_second", "http_timeout_seconds", "max_retry_seconds",
               "dedupe_window_hours", "account_mapping_refresh_minutes", "max_buffering_seconds",

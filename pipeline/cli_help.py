@@ -30,7 +30,7 @@ GROUPS = (
         "--track_whitelist", "--allow_insecure_endpoint", "--ca_bundle")),
     ("Gainsight CS REST API (--destination gainsight-api)", (
         "--gainsight_domain", "--person_field", "--company_field", "--company_key",
-        "--event_object", "--event_field", "--max_requests_per_minute")),
+        "--event_object", "--event_field", "--max_requests_per_minute", "--max_requests_per_day")),
     ("delivery", (
         "--batch_size", "--max_concurrent_requests", "--max_requests_per_second", "--max_retries",
         "--max_retry_seconds", "--http_timeout_seconds", "--max_outage_minutes",
@@ -53,6 +53,7 @@ DEFAULT_TEXT = {
     "company_key": "Name",
     "event_field": "the schema listed",
     "max_requests_per_minute": "90 for gainsight-api",
+    "max_requests_per_day": "45000 for gainsight-api",
 }
 
 DESCRIPTION = ("Moves Segment events (Pub/Sub, or Segment's archives and JSONL files) into "

@@ -1,5 +1,6 @@
 """run(): parse flags, validate them, build the graph, run it, print and write the summary."""
 import dataclasses
+import datetime
 import json
 import logging
 import os
@@ -8,6 +9,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -50,6 +52,8 @@ _outputs_complete = False
 
 # Exit code of a local backfill stopped by SIGTERM or Ctrl-C (README's exit-code table).
 EXIT_STOPPED = 4
+# Exit code of a backfill that spent the day's --max_requests_per_day (docs/gainsight-api.md).
+EXIT_BUDGET_SPENT = 6
 
 
 def run(argv: list[str] | None = None, environ=None, warm=None) -> int:
@@ -383,7 +387,29 @@ def _report(summary: dict, config: JobConfig) -> int:
         print(f"error: {destination.title} was unreachable for longer than --max_outage_minutes, "
               f"so delivery stopped; {held}.", file=sys.stderr)
         return 5
+    if summary["budget_spent"]:
+        print(budget_message(config.sink.max_requests_per_day, held, config.sink.resumable),
+              file=sys.stderr)
+        return EXIT_BUDGET_SPENT
     return EXIT_STOPPED if stopped else 0
+
+
+def budget_message(per_day: int, held: str, resumable: bool, now: float | None = None) -> str:
+    """What a backfill says when the day's request budget ran out: when it renews, and how to go on.
+
+    >>> print(budget_message(45000, "3 events were not sent", True, now=86_400 * 20_000 + 3600 * 22.5))
+    error: the day's request budget (--max_requests_per_day 45000) was spent, so delivery stopped; 3 events were not sent. The budget renews at 00:00 UTC, in 1 h 30 min (2024-10-05T00:00:00Z): run the same command again then to resume.
+    """
+    now = time.time() if now is None else now
+    renews = (int(now) // 86_400 + 1) * 86_400
+    left = int(renews - now) // 60
+    when = datetime.datetime.fromtimestamp(renews, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    then = ("run the same command again then to resume" if resumable else
+            "replay the dead letter with --input then (with --checkpoint, the same command "
+            "would resume instead)")
+    return (f"error: the day's request budget (--max_requests_per_day {per_day}) was spent, so "
+            f"delivery stopped; {held}. The budget renews at 00:00 UTC, in {left // 60} h "
+            f"{left % 60} min ({when}): {then}.")
 
 
 def _resume_hint(config: JobConfig) -> str:

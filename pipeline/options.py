@@ -102,6 +102,12 @@ class SegmentToGainsightOptions(PipelineOptions):
             help="gainsight-api: calls per minute over all workers (default "
                  f"{gainsight_api.DEFAULT_REQUESTS_PER_MINUTE}: Gainsight allows 100 a minute per "
                  "tenant, shared with its other API clients). Replaces --max_requests_per_second.")
+        add("--max_requests_per_day", type=int, default=None,
+            help="gainsight-api: calls per UTC day this run may make, over all workers (default "
+                 f"{gainsight_api.DEFAULT_REQUESTS_PER_DAY}: Gainsight allows 50,000 a day per "
+                 "tenant). When they are spent, a backfill stops delivering (exit 6; with "
+                 "--checkpoint the same command resumes the next day); a stream waits for the "
+                 "next day.")
         add("--px_region", default="us", choices=destinations.get("gainsight-px").regions,
             help="Gainsight PX data center (--destination gainsight-px): us "
                  "(segment-esp.aptrinsic.com), eu or us2.")
@@ -291,7 +297,7 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
     preview = opts.preview
     _check_pattern("--px_api_key_secret", opts.px_api_key_secret, SECRET_VERSION_PATTERN)
     key, key_secret = _destination_key(destination, opts, keys, environ, preview)
-    settings, rate = _api_settings(destination, opts)
+    settings, rate, per_day = _api_settings(destination, opts)
     if settings is not None:
         endpoint = _api_domain(opts)
     else:
@@ -327,6 +333,7 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
         batch_size=opts.batch_size,
         max_concurrent_requests=opts.max_concurrent_requests,
         max_requests_per_second=rate or opts.max_requests_per_second,
+        max_requests_per_day=per_day,
         sink_parallelism=opts.sink_parallelism,
         retry_policy=RetryPolicy(max_retries=opts.max_retries,
                                  timeout_seconds=opts.http_timeout_seconds,
@@ -430,17 +437,17 @@ def _destination_key(destination, opts, keys: dict, environ, preview) -> tuple[s
 
 
 API_FLAGS = ("--gainsight_domain", "--person_field", "--company_field", "--company_key",
-             "--event_object", "--event_field", "--max_requests_per_minute")
+             "--event_object", "--event_field", "--max_requests_per_minute", "--max_requests_per_day")
 
 
 def _api_settings(destination, opts):
-    """(Settings, requests per second) of --destination gainsight-api from its flags; (None,
-    None) for another destination, which must not be given them."""
+    """(Settings, requests per second, requests per day) of --destination gainsight-api from its
+    flags; Nones for another destination, which must not be given them."""
     if destination.name != gainsight_api.DESTINATION.name:
         for flag in API_FLAGS:
             if getattr(opts, flag.lstrip("-")) is not None:
                 raise ConfigError(flag, f"is for --destination gainsight-api, not {destination.name}")
-        return None, None
+        return None, None, None
     if opts.gainsight_endpoint:
         raise ConfigError("--gainsight_endpoint", "--destination gainsight-api takes your tenant's "
                           "domain as --gainsight_domain instead")
@@ -456,7 +463,16 @@ def _api_settings(destination, opts):
     elif not 0 < per_minute <= 100_000:
         raise ConfigError("--max_requests_per_minute", "must be greater than 0 (Gainsight allows "
                           "100 a minute per tenant)")
-    return settings, per_minute / 60.0
+    per_day = opts.max_requests_per_day
+    if per_day is None:
+        per_day = gainsight_api.DEFAULT_REQUESTS_PER_DAY
+    elif per_day < 1:
+        raise ConfigError("--max_requests_per_day", "must be 1 or more (Gainsight allows 50,000 "
+                          "a day per tenant)")
+    if per_day < opts.sink_parallelism:
+        raise ConfigError("--max_requests_per_day", f"must be at least --sink_parallelism "
+                          f"({opts.sink_parallelism}): each shard gets its share")
+    return settings, per_minute / 60.0, per_day
 
 
 def _api_domain(opts) -> str:

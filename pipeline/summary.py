@@ -9,7 +9,7 @@ from transforms.common import counters
 
 SCALARS = (counters.READ,) + counters.OUTCOMES + (
     counters.UNMAPPED, counters.STITCHED, counters.REQUESTS, counters.RETRIES,
-    counters.AMBIGUOUS_RETRIES, counters.KEY_REJECTED, counters.OUTAGES, counters.OUTAGE_SECONDS,
+    counters.AMBIGUOUS_RETRIES, counters.KEY_REJECTED, counters.BUDGET_SPENT, counters.OUTAGES, counters.OUTAGE_SECONDS,
     counters.OUTAGE_STOPPED, counters.NOT_LINKED, counters.BLANK_LINES, counters.UNREADABLE_FILES)
 
 

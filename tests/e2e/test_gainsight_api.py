@@ -253,3 +253,22 @@ def test_preview_writes_each_call_without_the_key(tmp_path):
     assert all(line["url"].startswith("https://acme.gainsightcloud.com/") for line in lines)
     assert API_KEY not in "".join(path.read_text() for path in (tmp_path / "preview").iterdir())
     assert result.summary["previewed"] == 3
+
+
+def test_the_day_budget_stops_a_backfill_with_its_own_code_and_the_same_command_resumes(tmp_path):
+    checkpoint = str(tmp_path / "checkpoint")
+    with api_sandbox(tmp_path / "sandbox") as sandbox:
+        first = run_api(tmp_path, sandbox.url, "--checkpoint", checkpoint, "--max_requests_per_day", "10")
+        spent = sandbox.stats()["quota"]["max_calls_in_a_day"]
+        assert first.code == 6, first.stderr
+        assert "renews at 00:00 UTC" in first.stderr and "run the same command again" in first.stderr
+        assert first.summary["unsent"] > 0 and first.summary["budget_spent"] == first.summary["unsent"]
+        assert first.summary["balanced"] and first.summary["requests"] == 10
+        assert spent == 11   # ten calls and the key check, never more
+        second = run_api(tmp_path / "again", sandbox.url, "--checkpoint", checkpoint)
+        assert second.code == 0, second.stderr
+        settled_first = first.summary["delivered"] + sum(1 for r in first.dead_letters if r["stage"] == "deliver")
+        assert second.summary["already_settled"] == settled_first > 0
+        assert second.summary["delivered"] + second.summary["already_settled"] == 218
+        assert second.summary["dead_lettered"] == 0   # the identify without an email settled in the first
+        assert_holds(sandbox, answer_key())

@@ -47,6 +47,16 @@ def test_the_domain_is_the_base_url_and_the_rate_comes_from_the_per_minute_cap(e
     assert faster.sink.max_requests_per_second == pytest.approx(0.5)
 
 
+def test_the_day_budget_defaults_under_gainsights_50000_and_is_shared_by_the_shards(events_file):
+    config = resolve(api_args(events_file, "--gainsight_domain", DOMAIN), {"--access_key": API_KEY})
+    assert config.sink.max_requests_per_day == 45_000
+    shared = resolve(api_args(events_file, "--gainsight_domain", DOMAIN, "--max_requests_per_day", "1000",
+                              "--sink_parallelism", "4"), {"--access_key": API_KEY})
+    assert shared.sink.per_shard_day_budget() == 250
+    classic = resolve(["--input", events_file], {"--access_key": ACCESS_KEY})
+    assert classic.sink.max_requests_per_day is None
+
+
 def test_the_key_may_come_from_the_connectors_variable(events_file):
     config = resolve(api_args(events_file, "--gainsight_domain", DOMAIN),
                      environ={"GAINSIGHT_ACCESS_KEY": API_KEY})
@@ -65,6 +75,7 @@ def test_the_key_may_come_from_the_connectors_variable(events_file):
     (("--gainsight_domain", DOMAIN, "--event_field", "event=EventName__gc"), "--event_field", "--event_object"),
     (("--gainsight_domain", DOMAIN, "--event_object", "SegmentEvent"), "--event_object", "__gc"),
     (("--gainsight_domain", DOMAIN, "--max_requests_per_minute", "0"), "--max_requests_per_minute", "greater than 0"),
+    (("--gainsight_domain", DOMAIN, "--max_requests_per_day", "0"), "--max_requests_per_day", "1 or more"),
 ])
 def test_bad_configuration_fails_naming_the_flag(events_file, argv, flag, words):
     error = config_error(api_args(events_file, *argv))

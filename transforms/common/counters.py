@@ -32,6 +32,7 @@ REQUESTS = "requests"
 RETRIES = "retries"
 AMBIGUOUS_RETRIES = "ambiguous_retries"
 KEY_REJECTED = "key_rejected"          # dead-lettered unsent after the key was rejected repeatedly
+BUDGET_SPENT = "budget_spent"          # not sent: the day's --max_requests_per_day was spent
 ALREADY_SETTLED = "already_settled"    # recorded in --checkpoint by an earlier run: not sent again
 UNSENT = "unsent"                      # held back because delivery stopped (interrupted, outage)
 STITCHED = "stitched"                  # sent events whose account came through an anonymousId link

@@ -20,6 +20,9 @@ Retry policy (Segment's own destination retried 429, 5xx and connection errors):
 - a request is also given up when its retries would outlast `max_retry_seconds`.
 - 401/403 mean the key is wrong: after AUTH_FAILURES_BEFORE_STOP of them in a row the sender
   stops sending and every later body is returned undelivered at once (`key_rejected`).
+- with a DayBudget (--max_requests_per_day), once the day's requests are spent no request goes
+  out: every later body is returned undelivered at once (`budget_spent`), or, in a stream, waits
+  for the next UTC day.
 - a circuit breaker (transforms.delivery.circuit_breaker) sees every attempt: while the destination is
   down, attempts wait for it instead of spending their retries, and one probe goes out at
   growing intervals; past --max_outage_minutes every waiting body is returned undelivered with
@@ -82,6 +85,44 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+class DayBudget:
+    """At most `limit` requests per UTC day (a fixed window, as Gainsight's daily quota):
+    take() is True while the day's budget lasts. Once it is spent, False at once; or, with
+    `wait` (a stream), it waits for the next day (False sooner, once `should_stop()`).
+
+    >>> now = [86_400 * 3 + 10.0]
+    >>> budget = DayBudget(2, clock=lambda: now[0])
+    >>> [budget.take() for _ in range(3)], budget.renews_at()
+    ([True, True, False], 345600)
+    >>> now[0] += 86_400; budget.take()
+    True
+    """
+
+    def __init__(self, limit: int, wait: bool = False, clock=time.time, sleep=time.sleep):
+        if limit <= 0:
+            raise ValueError("limit must be positive")
+        self._limit, self._wait, self._clock, self._sleep = limit, wait, clock, sleep
+        self._day, self._used = None, 0
+        self._lock = threading.Lock()
+
+    def renews_at(self) -> int:
+        """Unix time of the next UTC midnight."""
+        return (int(self._clock()) // 86_400 + 1) * 86_400
+
+    def take(self, should_stop=None) -> bool:
+        while True:
+            with self._lock:
+                day = int(self._clock() // 86_400)
+                if day != self._day:
+                    self._day, self._used = day, 0
+                if self._used < self._limit:
+                    self._used += 1
+                    return True
+            if not self._wait or (should_stop is not None and should_stop()):
+                return False
+            self._sleep(min(60.0, max(0.0, self.renews_at() - self._clock())))
+
+
 class RateLimiter:
     """Paces calls to at most `rate` per second (no burst): each acquire() takes the next slot.
 
@@ -120,6 +161,7 @@ class Outcome:
     key_rejected: bool = False  # not sent because the endpoint kept rejecting the key
     outage_stopped: bool = False  # not delivered: the destination was down past --max_outage_minutes
     stopped: bool = False   # not delivered: a stop was requested while it waited (a resume sends it)
+    budget_spent: bool = False  # not sent: the day's request budget (--max_requests_per_day) was spent
 
 
 def make_session(headers: dict, max_connections: int, ca_bundle: str | None = None):
@@ -162,8 +204,10 @@ class RequestSender:
     def __init__(self, session, url: str, policy: RetryPolicy, limiter: RateLimiter,
                  destination: Destination, secrets: tuple = (), sleep=time.sleep,
                  clock=time.monotonic, rng: random.Random | None = None, max_in_flight: int = 1024,
-                 breaker: CircuitBreaker | None = None, should_stop=None):
+                 breaker: CircuitBreaker | None = None, should_stop=None,
+                 budget: DayBudget | None = None):
         self._session = session
+        self._budget = budget
         # Bounds requests on the wire; threads waiting out a backoff do not hold a place.
         self._in_flight = threading.BoundedSemaphore(max_in_flight)
         self._url = url
@@ -224,6 +268,9 @@ class RequestSender:
                     False, None, attempts, OUTAGE_REASON, ambiguous, outage_stopped=True)), text
             except Stopped:
                 return self._finish(outcomes, pending, self._stopped(attempts, ambiguous)), text
+            except _BudgetSpent:
+                return self._finish(outcomes, pending, Outcome(
+                    False, None, attempts, BUDGET_REASON, ambiguous, budget_spent=True)), text
             except requests.exceptions.ReadTimeout:
                 attempts += 1
                 reason = f"timed out after {self._policy.timeout_seconds}s waiting for a response"
@@ -326,6 +373,8 @@ class RequestSender:
         with self._in_flight:
             if self.key_rejected:
                 raise _KeyRejected()
+            if self._budget is not None and not self._budget.take(self._should_stop):
+                raise _BudgetSpent()
             self._limiter.acquire()
             response = self._session.request(method, url, data=data,
                                              timeout=self._policy.timeout_seconds)
@@ -352,6 +401,14 @@ class RequestSender:
 
 class _KeyRejected(Exception):
     """Raised by RequestSender._post instead of sending once the key has been rejected."""
+
+
+class _BudgetSpent(Exception):
+    """Raised by RequestSender._post instead of sending once the day's budget is spent."""
+
+
+BUDGET_REASON = ("not sent: the day's request budget (--max_requests_per_day) was spent, so "
+                 "delivery stopped")
 
 
 def key_rejected_reason(destination: Destination) -> str:

@@ -31,7 +31,7 @@ from transforms.outputs.checkpoint import SettledRecorder
 from transforms.delivery.circuit_breaker import CircuitBreaker
 from transforms.outputs.dead_letter import dead_letter_record
 from transforms.outputs.durable_append import DurableAppender
-from transforms.delivery.http_delivery import RateLimiter, RequestSender, RetryPolicy, make_session, secret_forms
+from transforms.delivery.http_delivery import DayBudget, RateLimiter, RequestSender, RetryPolicy, make_session, secret_forms
 from transforms.common.jsonio import dumps_compact, loads_event
 from transforms.outputs.jsonl_files import LineBlocks
 from transforms.delivery.secrets import Secret, resolve_access_key
@@ -59,6 +59,7 @@ class SinkConfig:
                                            # are `unsent` (a resume sends them), not dead-lettered
     checkpoint: str | None = None          # --checkpoint DIR: settled events recorded, and skipped
     dead_letter_prefix: str | None = None  # batch: the sink writes its dead letters itself
+    max_requests_per_day: int | None = None  # over all shards; None: no day budget
 
     @property
     def url(self) -> str:
@@ -70,6 +71,11 @@ class SinkConfig:
 
     def per_shard_rate(self) -> float:
         return self.max_requests_per_second / self.sink_parallelism
+
+    def per_shard_day_budget(self) -> int | None:
+        if self.max_requests_per_day is None:
+            return None
+        return max(1, self.max_requests_per_day // self.sink_parallelism)
 
     def per_shard_concurrency(self) -> int:
         return max(1, math.ceil(self.max_concurrent_requests / self.sink_parallelism))
@@ -192,7 +198,8 @@ class DeliverBatchFn(counters.CountingDoFn):
         self._sender = RequestSender(self._session, config.url, config.retry_policy,
                                      RateLimiter(config.per_shard_rate()), destination,
                                      secrets=secret_forms(key, headers), max_in_flight=concurrency,
-                                     breaker=self._breaker, should_stop=stopping.stop_requested)
+                                     breaker=self._breaker, should_stop=stopping.stop_requested,
+                                     budget=_day_budget(config))
         self._dead_letters = (DurableAppender(config.dead_letter_prefix)
                               if config.dead_letter_prefix else None)
         self._recorder = (SettledRecorder(config.checkpoint, before_write=self._flush_dead_letters)
@@ -241,6 +248,7 @@ class DeliverBatchFn(counters.CountingDoFn):
                 self.count(name, value)
             for (message_id, body), outcome in zip(requests, delivery.outcomes):
                 self.count(counters.KEY_REJECTED, int(outcome.key_rejected))
+                self.count(counters.BUDGET_SPENT, int(outcome.budget_spent))
                 fate = settlement(outcome, self._config.resumable)
                 self.count(fate)
                 if fate == counters.UNSENT:
@@ -286,11 +294,21 @@ class DeliverBatchFn(counters.CountingDoFn):
             self._dead_letters.close()
 
 
+def _day_budget(config: SinkConfig):
+    """The shard's share of --max_requests_per_day; a stream (no outage limit) waits for the
+    next day instead of giving up."""
+    limit = config.per_shard_day_budget()
+    if limit is None:
+        return None
+    return DayBudget(limit, wait=config.max_outage_seconds is None)
+
+
 def settlement(outcome, resumable: bool) -> str:
     """What an outcome makes of its event: counters.DELIVERED or counters.DEAD_LETTERED (both
     settled: recorded in a checkpoint), or counters.UNSENT (not recorded: a resume sends it).
     Unsent: a stop was requested while it waited; and, when a checkpoint keeps the run
-    resumable, an outage past --max_outage_minutes or a rejected key (fixed, then resumed).
+    resumable, an outage past --max_outage_minutes, a rejected key (fixed, then resumed) or the
+    day's request budget spent.
 
     >>> from transforms.delivery.http_delivery import Outcome
     >>> settlement(Outcome(True, 200, 1), False), settlement(Outcome(False, 400, 1), True)
@@ -301,7 +319,8 @@ def settlement(outcome, resumable: bool) -> str:
     """
     if outcome.delivered:
         return counters.DELIVERED
-    if outcome.stopped or (resumable and (outcome.outage_stopped or outcome.key_rejected)):
+    if outcome.stopped or (resumable and (outcome.outage_stopped or outcome.key_rejected
+                                          or outcome.budget_spent)):
         return counters.UNSENT
     return counters.DEAD_LETTERED
 
