@@ -2,7 +2,7 @@
 pattern of RudderStack's Gainsight destination (one call per identify and per track, three per
 group: query, insert or update, and the People link).
 
-    python -m bench.gainsight_api_calls --events 20000 [--batch_size 500] [--seed S]
+    python -m bench.gainsight_api_calls --events 20000 [--batch_size 10000] [--seed S]
 
 Generates the archive (bench.generate), runs the job (in this process) against the sandbox's
 gainsight-api mode with tracks going to SegmentEvent__gc, and writes
@@ -31,6 +31,7 @@ DAY_QUOTA = 50_000   # Gainsight's calls a day per tenant
 
 def measure(events: int, batch_size: int, seed: int, work: Path) -> dict:
     manifest = generate(events, work / "data", seed=seed)
+    (work / "sandbox").mkdir()
     with SandboxProcess(KEY, directory=work / "sandbox", destination="gainsight-api",
                         api_options={"requests_per_minute": 10_000_000,
                                      "requests_per_day": 10_000_000}) as sandbox:
@@ -62,7 +63,8 @@ def measure(events: int, batch_size: int, seed: int, work: Path) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.gainsight_api_calls", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--batch_size", type=int, default=500)
+    parser.add_argument("--batch_size", type=int, default=10_000,
+                        help="the job's --batch_size (its default for gainsight-api: 10000)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-gainsight-api-") as work:

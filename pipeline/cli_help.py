@@ -54,6 +54,7 @@ DEFAULT_TEXT = {
     "event_field": "the schema listed",
     "max_requests_per_minute": "90 for gainsight-api",
     "max_requests_per_day": "45000 for gainsight-api",
+    "batch_size": "500; 10000 for gainsight-api",
 }
 
 DESCRIPTION = ("Moves Segment events (Pub/Sub, or Segment's archives and JSONL files) into "
