@@ -17,6 +17,7 @@ job's --max_requests_per_minute is raised likewise: this measures calls, not tim
 """
 import argparse
 import json
+from collections import Counter
 import tempfile
 from pathlib import Path
 
@@ -43,6 +44,12 @@ def measure(events: int, batch_size: int, seed: int, work: Path) -> dict:
                     "--summary", str(work / "summary.json")], environ={"GAINSIGHT_ACCESS_KEY": KEY})
         stats = sandbox.stats()
     summary = json.loads((work / "summary.json").read_text())
+    reasons = Counter()
+    for path in work.glob("dead-letter*.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if record["stage"] == "deliver":
+                reasons[record["reason"][:70]] += 1
     sent = {kind: summary["by_type"][kind] for kind in ("identify", "group", "track")}
     total = sum(sent.values())
     calls = summary["requests"]
@@ -50,6 +57,7 @@ def measure(events: int, batch_size: int, seed: int, work: Path) -> dict:
     return {
         "events": events, "batch_size": batch_size, "seed": seed, "exit_code": code,
         "sent": sent, "delivered": summary["delivered"], "dead_lettered": summary["dead_lettered"],
+        "dead_lettered_at_delivery": dict(reasons.most_common()),
         "calls": calls, "calls_answered_by_sandbox": stats["accepted"] + stats["bad_request"],
         "calls_per_1000_sent": round(1000 * calls / total, 1),
         "rudderstack_pattern_calls": rudderstack,

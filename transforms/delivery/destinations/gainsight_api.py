@@ -381,24 +381,34 @@ def _chunks(items: list, size: int = MAX_RECORDS):
     return [items[start:start + size] for start in range(0, len(items), size)]
 
 
+def query_gsids(calls: Calls, key: str, values: list) -> tuple:
+    """One query for up to 50 key values -> (its Outcome, its envelope, {key value: Gsid})."""
+    query = {"select": ["Gsid", key], "where": {"conditions": [
+        {"name": key, "alias": "A", "value": values, "operator": "IN"}], "expression": "A"},
+        "limit": MAX_RECORDS}
+    (answer,), envelope, _ = calls.send("POST", QUERY_PATH + "Company", query)
+    data = envelope.get("data") if answer.delivered else None
+    found = {}
+    for row in (data.get("records") if isinstance(data, dict) else None) or []:
+        if isinstance(row, dict) and row.get(key) in values and row.get("Gsid"):
+            found[row[key]] = row["Gsid"]
+    return answer, envelope, found
+
+
 def write_companies(calls: Calls, plan: Plan, key: str) -> tuple[dict, dict]:
     """Query, then insert the new companies and update the known ones, 50 a call ->
-    ({key value: Outcome}, {key value: Gsid})."""
+    ({key value: Outcome}, {key value: Gsid}). A company whose insert is refused although the
+    query did not find it, and that a second query finds, was inserted meanwhile (another
+    worker's batch): it is updated instead."""
     outcomes, gsids = {}, {}
     for keys in _chunks(list(plan.companies)):
-        query = {"select": ["Gsid", key], "where": {"conditions": [
-            {"name": key, "alias": "A", "value": keys, "operator": "IN"}], "expression": "A"},
-            "limit": MAX_RECORDS}
-        (answer,), envelope, _ = calls.send("POST", QUERY_PATH + "Company", query)
+        answer, envelope, found = query_gsids(calls, key, keys)
         if not answer.delivered:
             outcomes.update((value, _own_reason(answer, envelope)) for value in keys)
             continue
-        data = envelope.get("data")
-        for row in (data.get("records") if isinstance(data, dict) else None) or []:
-            if isinstance(row, dict) and row.get(key) in plan.companies and row.get("Gsid"):
-                gsids[row[key]] = row["Gsid"]
-        new = [value for value in keys if value not in gsids]
-        known = [value for value in keys if value in gsids]
+        gsids.update(found)
+        new = [value for value in keys if value not in found]
+        known = [value for value in keys if value in found]
         if new:
             written, answers = calls.write("POST", OBJECTS_PATH + "Company",
                                            [plan.companies[value] for value in new])
@@ -406,6 +416,13 @@ def write_companies(calls: Calls, plan: Plan, key: str) -> tuple[dict, dict]:
             if len(answers) == len(new):   # inserted in the order sent
                 gsids.update((value, row.get("Gsid")) for value, row in zip(new, answers)
                              if isinstance(row, dict) and row.get("Gsid"))
+            refused = [value for value, outcome in zip(new, written)
+                       if not outcome.delivered and outcome.status == 400]
+            if refused:
+                again, _, raced = query_gsids(calls, key, refused)
+                if again.delivered and raced:
+                    gsids.update(raced)
+                    known += [value for value in refused if value in raced]
         if known:
             written, _ = calls.write("PUT", f"{OBJECTS_PATH}Company?keys={key}",
                                      [plan.companies[value] for value in known])
