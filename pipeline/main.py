@@ -388,25 +388,29 @@ def _report(summary: dict, config: JobConfig) -> int:
               f"so delivery stopped; {held}.", file=sys.stderr)
         return 5
     if summary["budget_spent"]:
-        print(budget_message(config.sink.max_requests_per_day, held, config.sink.resumable),
+        print(budget_message(config.sink.max_requests_per_day, summary, config.sink.resumable),
               file=sys.stderr)
         return EXIT_BUDGET_SPENT
     return EXIT_STOPPED if stopped else 0
 
 
-def budget_message(per_day: int, held: str, resumable: bool, now: float | None = None) -> str:
+def budget_message(per_day: int, summary: dict, resumable: bool, now: float | None = None) -> str:
     """What a backfill says when the day's request budget ran out: when it renews, and how to go on.
 
-    >>> print(budget_message(45000, "3 events were not sent", True, now=86_400 * 20_000 + 3600 * 22.5))
-    error: the day's request budget (--max_requests_per_day 45000) was spent, so delivery stopped; 3 events were not sent. The budget renews at 00:00 UTC, in 1 h 30 min (2024-10-05T00:00:00Z): run the same command again then to resume.
+    >>> print(budget_message(45000, {"unsent": 3}, True, now=86_400 * 20_000 + 3600 * 22.5))
+    error: the day's request budget (--max_requests_per_day 45000) was spent, so delivery stopped; 3 events were not sent. The budget renews at 00:00 UTC, in 1 h 30 min (2024-10-05T00:00:00Z): run the same command again then, and it resumes where this run stopped.
     """
     now = time.time() if now is None else now
     renews = (int(now) // 86_400 + 1) * 86_400
     left = int(renews - now) // 60
     when = datetime.datetime.fromtimestamp(renews, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    then = ("run the same command again then to resume" if resumable else
-            "replay the dead letter with --input then (with --checkpoint, the same command "
-            "would resume instead)")
+    if resumable:
+        held = f"{summary['unsent']} events were not sent"
+        then = "run the same command again then, and it resumes where this run stopped"
+    else:
+        held = f"{summary['budget_spent']} events not sent are in the dead letter"
+        then = ("replay the dead letter with --input then (with --checkpoint, the same command "
+                "would resume instead)")
     return (f"error: the day's request budget (--max_requests_per_day {per_day}) was spent, so "
             f"delivery stopped; {held}. The budget renews at 00:00 UTC, in {left // 60} h "
             f"{left % 60} min ({when}): {then}.")

@@ -261,7 +261,8 @@ def test_the_day_budget_stops_a_backfill_with_its_own_code_and_the_same_command_
         first = run_api(tmp_path, sandbox.url, "--checkpoint", checkpoint, "--max_requests_per_day", "10")
         spent = sandbox.stats()["quota"]["max_calls_in_a_day"]
         assert first.code == 6, first.stderr
-        assert "renews at 00:00 UTC" in first.stderr and "run the same command again" in first.stderr
+        assert "renews at 00:00 UTC" in first.stderr and "run the same command again then" in first.stderr
+        assert f"{first.summary['unsent']} events were not sent" in first.stderr
         assert first.summary["unsent"] > 0 and first.summary["budget_spent"] == first.summary["unsent"]
         assert first.summary["balanced"] and first.summary["requests"] == 10
         assert spent == 11   # ten calls and the key check, never more
@@ -272,3 +273,13 @@ def test_the_day_budget_stops_a_backfill_with_its_own_code_and_the_same_command_
         assert second.summary["delivered"] + second.summary["already_settled"] == 218
         assert second.summary["dead_lettered"] == 0   # the identify without an email settled in the first
         assert_holds(sandbox, answer_key())
+
+
+def test_without_a_checkpoint_what_the_day_budget_left_unsent_is_dead_lettered_saying_why(tmp_path):
+    with api_sandbox(tmp_path / "sandbox") as sandbox:
+        result = run_api(tmp_path, sandbox.url, "--max_requests_per_day", "3")
+        assert sandbox.stats()["quota"]["max_calls_in_a_day"] == 4   # three calls and the key check
+    assert result.code == 6, result.stderr
+    budget = [r for r in result.dead_letters if "--max_requests_per_day" in r["reason"]]
+    assert len(budget) == result.summary["budget_spent"] > 0 and result.summary["unsent"] == 0
+    assert f"{len(budget)} events not sent are in the dead letter" in result.stderr
