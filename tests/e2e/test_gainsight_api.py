@@ -4,6 +4,8 @@ sandbox holds at the end compared with an answer key worked out here from the sa
 lines and samples/expected.jsonl (which events must reach Gainsight)."""
 import gzip
 import json
+import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -283,3 +285,23 @@ def test_without_a_checkpoint_what_the_day_budget_left_unsent_is_dead_lettered_s
     budget = [r for r in result.dead_letters if "--max_requests_per_day" in r["reason"]]
     assert len(budget) == result.summary["budget_spent"] > 0 and result.summary["unsent"] == 0
     assert f"{len(budget)} events not sent are in the dead letter" in result.stderr
+
+
+def test_an_outage_after_the_key_check_is_waited_out_and_every_record_arrives(tmp_path):
+    with api_sandbox(tmp_path / "sandbox") as sandbox:
+        runs = []
+        job = threading.Thread(target=lambda: runs.append(run_api(
+            tmp_path, sandbox.url, "--max_requests_per_minute", "300", "--max_retries", "1")))
+        job.start()
+        deadline = time.monotonic() + 120
+        while sandbox.stats()["accepted"] < 1 and time.monotonic() < deadline:   # the key check
+            time.sleep(0.05)
+        sandbox.set_faults(outage_seconds=4)   # down from now on for 4 s: 503s and resets
+        job.join(300)
+        (result,) = runs
+        assert result.code == 0, result.stderr
+        assert_holds(sandbox, answer_key())
+        outage = sandbox.stats()["outage"]
+    assert outage["503"] + outage["drop"] > 0
+    assert result.summary["outages"] >= 1 and result.summary["balanced"]
+    assert not [r for r in result.dead_letters if r["stage"] == "deliver" and "without an email" not in r["reason"]]

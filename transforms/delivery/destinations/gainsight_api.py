@@ -462,6 +462,8 @@ def deliver(settings: Settings, bodies: list, sender) -> Delivery:
 
 
 def _refused(reason: str):
+    """The Outcome of an event nothing was sent for (http_delivery imports the destinations'
+    base, whose package imports this module: imported here, when first needed)."""
     from transforms.delivery.http_delivery import Outcome  # pylint: disable=import-outside-toplevel
     return Outcome(False, None, 0, reason)
 
