@@ -55,6 +55,7 @@ DEFAULT_TEXT = {
     "max_requests_per_minute": "90 for gainsight-api",
     "max_requests_per_day": "45000 for gainsight-api",
     "batch_size": "500; 10000 for gainsight-api",
+    "max_concurrent_requests": "16; 2 for gainsight-api",
 }
 
 DESCRIPTION = ("Moves Segment events (Pub/Sub, or Segment's archives and JSONL files) into "

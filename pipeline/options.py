@@ -186,8 +186,10 @@ class SegmentToGainsightOptions(PipelineOptions):
                  "For gainsight-api, the events one delivery merges into People, Company and "
                  "event records (default 10000: fewer calls, and a person's identify calls "
                  "more often in one upsert).")
-        add("--max_concurrent_requests", type=int, default=16,
-            help="Requests in flight at once, over all shards (1-1024).")
+        add("--max_concurrent_requests", type=int, default=None,
+            help="Requests in flight at once, over all shards (1-1024; default 16). For "
+                 "gainsight-api, the batches being delivered at once, each making its calls one "
+                 "after another (default 2: its calls are paced by the per-minute cap anyway).")
         add("--max_requests_per_second", type=float, default=50.0,
             help="Global cap on requests per second (retries included), over all workers.")
         add("--max_retries", type=int, default=3,
@@ -324,7 +326,9 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
     batch_size = opts.batch_size if opts.batch_size is not None else (
         API_BATCH_SIZE if settings is not None else DEFAULT_BATCH_SIZE)
     _check_range("--batch_size", batch_size, 1, 10_000)
-    _check_range("--max_concurrent_requests", opts.max_concurrent_requests, 1, 1024)
+    concurrency = opts.max_concurrent_requests if opts.max_concurrent_requests is not None else (
+        API_CONCURRENCY if settings is not None else DEFAULT_CONCURRENCY)
+    _check_range("--max_concurrent_requests", concurrency, 1, 1024)
     _check_range("--max_retries", opts.max_retries, 0, 20)
     _check_range("--sink_parallelism", opts.sink_parallelism, 1, 256)
     for flag in POSITIVE_FLAGS:
@@ -336,7 +340,7 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
         destination=destination.name,
         destination_settings=settings,
         batch_size=batch_size,
-        max_concurrent_requests=opts.max_concurrent_requests,
+        max_concurrent_requests=concurrency,
         max_requests_per_second=rate or opts.max_requests_per_second,
         max_requests_per_day=per_day,
         sink_parallelism=opts.sink_parallelism,
@@ -442,6 +446,8 @@ def _destination_key(destination, opts, keys: dict, environ, preview) -> tuple[s
 
 
 DEFAULT_BATCH_SIZE = 500
+DEFAULT_CONCURRENCY = 16
+API_CONCURRENCY = 2       # gainsight-api: batches delivered at once (memory, and the order of upserts)
 API_BATCH_SIZE = 10_000   # gainsight-api merges a batch's events into records: the more, the fewer calls
 API_FLAGS = ("--gainsight_domain", "--person_field", "--company_field", "--company_key",
              "--event_object", "--event_field", "--max_requests_per_minute", "--max_requests_per_day")

@@ -51,11 +51,13 @@ def test_the_day_budget_defaults_under_gainsights_50000_and_is_shared_by_the_sha
     config = resolve(api_args(events_file, "--gainsight_domain", DOMAIN), {"--access_key": API_KEY})
     assert config.sink.max_requests_per_day == 45_000
     assert config.sink.batch_size == 10_000   # one delivery merges up to this many events
+    assert config.sink.max_concurrent_requests == 2
     shared = resolve(api_args(events_file, "--gainsight_domain", DOMAIN, "--max_requests_per_day", "1000",
                               "--sink_parallelism", "4"), {"--access_key": API_KEY})
     assert shared.sink.per_shard_day_budget() == 250
     classic = resolve(["--input", events_file], {"--access_key": ACCESS_KEY})
     assert classic.sink.max_requests_per_day is None and classic.sink.batch_size == 500
+    assert classic.sink.max_concurrent_requests == 16
 
 
 def test_the_key_may_come_from_the_connectors_variable(events_file):

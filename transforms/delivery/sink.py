@@ -188,7 +188,9 @@ class DeliverBatchFn(counters.CountingDoFn):
         headers = destination.credential.headers(key)
         self._per_request = destination.max_events_per_request
         self._destination = destination
-        self._max_pending = concurrency * self.THREADS_PER_CONNECTION
+        # a destination with its own deliver() gets whole batches, each making its calls one
+        # after another: as many at once as may be on the wire (memory, and the order of writes)
+        self._max_pending = concurrency * (1 if destination.deliver else self.THREADS_PER_CONNECTION)
         self._session = make_session(headers, concurrency, config.ca_bundle)
         self._pool = ThreadPoolExecutor(max_workers=self._max_pending, thread_name_prefix="sink")
         self._breaker = CircuitBreaker(config.max_outage_seconds, on_open=_log_outage,
