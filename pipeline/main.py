@@ -27,6 +27,7 @@ from transforms.delivery import destinations
 from transforms.common import stopping, worker_files
 from transforms.common.paths import is_visible
 from transforms.common.counters import LOCAL_TALLY
+from transforms.delivery.http_delivery import next_utc_day
 from transforms.delivery.key_check import REJECTED, VALID, check_key
 from transforms.shuffle.spill import make_spill_dir
 from transforms.shuffle.user_blocks import user_buckets
@@ -401,7 +402,7 @@ def budget_message(per_day: int, summary: dict, resumable: bool, now: float | No
     error: the day's request budget (--max_requests_per_day 45000) was spent, so delivery stopped; 3 events were not sent. The budget renews at 00:00 UTC, in 1 h 30 min (2024-10-05T00:00:00Z): run the same command again then, and it resumes where this run stopped.
     """
     now = time.time() if now is None else now
-    renews = (int(now) // 86_400 + 1) * 86_400
+    renews = next_utc_day(now)
     left = int(renews - now) // 60
     when = datetime.datetime.fromtimestamp(renews, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     if resumable:

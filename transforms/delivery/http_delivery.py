@@ -85,6 +85,15 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def next_utc_day(now: float) -> int:
+    """Unix time of the UTC midnight after `now`: when a daily quota's fixed window renews.
+
+    >>> next_utc_day(86_400 * 3 + 10.5)
+    345600
+    """
+    return (int(now) // 86_400 + 1) * 86_400
+
+
 class DayBudget:
     """At most `limit` requests per UTC day (a fixed window, as Gainsight's daily quota):
     take() is True while the day's budget lasts. Once it is spent, False at once; or, with
@@ -107,7 +116,7 @@ class DayBudget:
 
     def renews_at(self) -> int:
         """Unix time of the next UTC midnight."""
-        return (int(self._clock()) // 86_400 + 1) * 86_400
+        return next_utc_day(self._clock())
 
     def take(self, should_stop=None) -> bool:
         while True:
