@@ -84,3 +84,20 @@ def test_a_company_inserted_meanwhile_is_updated_instead(sandbox):
     (company,) = sandbox.records()["companies"]
     assert company["Industry"] == "Search"
     assert len(delivery.calls) == 4   # query, insert (refused), query again, update
+
+
+def test_companies_keyed_by_group_id_are_inserted_then_updated_by_that_key(sandbox):
+    settings = api.settings_from(company_fields=["groupId=SegmentId__gc", "traits.name=Name"],
+                                 company_key="SegmentId__gc")
+    _, sender = sender_for(sandbox, settings)
+
+    def group(message_id, name):
+        return json.dumps({"type": "group", "userId": "u1", "messageId": message_id, "groupId": "acc-1",
+                           "traits": {"name": name}})
+
+    first = api.deliver(settings, [group("g1", "Hooli")], sender)
+    second = api.deliver(settings, [group("g2", "Hooli Inc")], sender)   # renamed: same group id
+    assert [o.delivered for o in first.outcomes + second.outcomes] == [True, True]
+    assert [row["query"] for row in sandbox.received() if row["method"] == "PUT"] == [{"keys": "SegmentId__gc"}]
+    (company,) = sandbox.records()["companies"]
+    assert (company["SegmentId__gc"], company["Name"]) == ("acc-1", "Hooli Inc")
