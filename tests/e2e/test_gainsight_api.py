@@ -16,9 +16,11 @@ from pathlib import Path
 
 from google.cloud import pubsub_v1
 
+from bench.generate import generate
 from sandbox.faults import FaultConfig
 from sandbox.process import SandboxProcess
 from sandbox.pubsub import PubSubStandIn
+from tests.conftest import ACCESS_KEY
 from tests.e2e.cli import ROOT, read_jsonl, run_cli, write_jsonl
 from tests.e2e.test_streaming import SUBSCRIPTION, TOPIC, _default_sigint, stop_job, wait_for
 
@@ -87,32 +89,44 @@ def raw_events() -> dict:
     return found
 
 
-def answer_key(extra_tracks=()) -> dict:
-    """What the sandbox must hold: people by Email (with the Names of their companies), companies
-    by Name, event rows by MessageId__gc."""
+def samples_sent() -> list:
+    """The samples' events that must reach Gainsight (samples/expected.jsonl), as the job sends
+    them: a track carries its account as properties.accountId."""
     raw = raw_events()
-    sent = [(row, raw[row_key(row["messageId"], row["userId"], row["event"], row["timestamp"])])
-            for row in read_jsonl(str(SAMPLES / "expected.jsonl"))]
-    by_time = sorted(sent, key=lambda pair: instant(pair[1].get("timestamp")))
+    sent = []
+    for row in read_jsonl(str(SAMPLES / "expected.jsonl")):
+        event = dict(raw[row_key(row["messageId"], row["userId"], row["event"], row["timestamp"])])
+        if row["type"] == "track" and row["accountId"]:
+            event["properties"] = {**(event.get("properties") or {}), "accountId": row["accountId"]}
+        sent.append(event)
+    return sent
+
+
+def answer_key(sent=None) -> dict:
+    """What the sandbox must hold after `sent` (default: the samples') reached it in one batch:
+    people by Email (with the Names of their companies), companies by Name, event rows by
+    messageId; and the identifies that have no email, the groups that cannot be linked."""
+    by_time = sorted(samples_sent() if sent is None else sent, key=lambda event: instant(event.get("timestamp")))
     emails, people, companies, links, rows = {}, {}, {}, {}, {}
     no_email, not_linked = set(), 0
+
     def user(event):
         return event.get("userId") or event.get("anonymousId")
 
-    for row, event in by_time:
-        if row["type"] == "identify" and (event.get("traits") or {}).get("email"):
+    for event in by_time:
+        if event["type"] == "identify" and (event.get("traits") or {}).get("email"):
             emails[user(event)] = event["traits"]["email"]
-    for row, event in by_time:
+    for event in by_time:
         traits = event.get("traits") or {}
-        if row["type"] == "identify" and user(event) in emails:
+        if event["type"] == "identify" and user(event) in emails:
             email = emails[user(event)]
             person = people.setdefault(email, {})
             person.update({name: traits[path[7:]] for path, name in PERSON_FIELDS.items()
                            if traits.get(path[7:]) is not None})
             person["Email"] = email
-        elif row["type"] == "identify":
-            no_email.add(row["messageId"])
-        elif row["type"] == "group":
+        elif event["type"] == "identify":
+            no_email.add(event.get("messageId"))
+        elif event["type"] == "group":
             company = companies.setdefault(traits["name"], {})
             company.update({name: traits[path[7:]] for path, name in COMPANY_FIELDS.items()
                             if traits.get(path[7:]) is not None})
@@ -122,21 +136,14 @@ def answer_key(extra_tracks=()) -> dict:
                 links.setdefault(email, set()).add(traits["name"])
             else:
                 not_linked += 1
-        elif row["type"] == "track":
-            properties = dict(event.get("properties") or {})
-            if row["accountId"]:
-                properties["accountId"] = row["accountId"]
-            rows[row_key(row["messageId"], row["userId"], row["event"], row["timestamp"])] = {
-                key: value for key, value in {
+        elif event["type"] == "track":
+            properties = event.get("properties") or {}
+            name = row_key(event.get("messageId"), event.get("userId"), event["event"], event.get("timestamp"))
+            rows[name] = {key: value for key, value in {
                 "EventName__gc": event["event"], "UserId__gc": event.get("userId"),
-                "AccountId__gc": row["accountId"], "Timestamp__gc": event.get("timestamp"),
-                "MessageId__gc": row["messageId"], "Properties__gc": properties}.items()
-                if value is not None}
-    for track in extra_tracks:
-        rows[track["messageId"]] = {"EventName__gc": track["event"], "UserId__gc": track["userId"],
-                                    "AccountId__gc": track["properties"]["accountId"],
-                                    "Timestamp__gc": track["timestamp"],
-                                    "MessageId__gc": track["messageId"], "Properties__gc": track["properties"]}
+                "AccountId__gc": properties.get("accountId"), "Timestamp__gc": event.get("timestamp"),
+                "MessageId__gc": None if isinstance(name, tuple) else name,
+                "Properties__gc": properties}.items() if value is not None}
     return {"people": {email: {**person, "companies": sorted(links.get(email, ()))}
                        for email, person in people.items()},
             "companies": companies, "rows": rows, "no_email": no_email, "not_linked": not_linked}
@@ -352,3 +359,32 @@ def test_a_stream_batches_within_the_buffering_time_and_writes_each_record(tmp_p
     assert (person["Email"], person["FirstName"]) == ("ann@hooli.example", "Ann")
     assert (row["MessageId__gc"], row["AccountId__gc"]) == ("s-t1", "ACC-1")
     assert API_KEY not in stdout + stderr
+
+
+def test_a_generated_backfill_under_faults_ends_as_the_classic_destinations_events_say(tmp_path):
+    manifest = generate(6_000, tmp_path / "data", seed=23)
+    common = ["--input", manifest["input"], "--account_mapping", manifest["account_mapping"],
+              "--track_whitelist", manifest["track_whitelist"]]
+    # What is sent, event by event, as the connector destination receives it (its own tests
+    # hold it to the generator's expectations): the answer key is worked out from it.
+    (tmp_path / "classic").mkdir()
+    with SandboxProcess(ACCESS_KEY, directory=tmp_path / "classic") as classic:
+        sent = run_cli([*common, "--gainsight_endpoint", classic.url, "--max_requests_per_second", "2000"],
+                       tmp_path / "classic-out", access_key=ACCESS_KEY)
+        assert sent.code == 0, sent.stderr
+        events = classic.received()
+    faults = FaultConfig(rate_503=0.05, rate_429=0.05, drop_rate=0.03, retry_after_seconds=0, seed=5)
+    with api_sandbox(tmp_path / "sandbox", faults) as sandbox:
+        result = run_cli([*common, "--destination", "gainsight-api", "--gainsight_domain", sandbox.url,
+                          "--max_requests_per_minute", "60000", "--max_retries", "10", *FIELD_FLAGS],
+                         tmp_path / "out", access_key=API_KEY)
+        assert result.code == 0, result.stderr
+        key = answer_key(events)
+        assert len(key["people"]) > 50 and len(key["companies"]) > 10 and len(key["rows"]) > 500
+        assert sum(1 for person in key["people"].values() if person["companies"]) > 20
+        assert_holds(sandbox, key)
+        assert sum(sandbox.stats()["injected"].values()) > 0
+    deliver = [record for record in result.dead_letters if record["stage"] == "deliver"]
+    assert {r["event"]["messageId"] for r in deliver} == key["no_email"]
+    assert result.summary["delivered"] == len(events) - len(key["no_email"])
+    assert result.summary["not_linked"] == key["not_linked"] and result.summary["balanced"]
