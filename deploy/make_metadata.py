@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipeline.generated_file import write_or_check
 from pipeline.options import (SUBSCRIPTION_PATTERN, TOPIC_PATTERN, SegmentToGainsightOptions)
-from transforms.delivery.secrets import ACCESS_KEY_PATTERN, SECRET_VERSION_PATTERN
+from transforms.delivery.secrets import SECRET_VERSION_PATTERN
 
 METADATA = Path(__file__).resolve().parent / "metadata.json"
 # The launcher sets --no_wait itself, and --summary and --report are written when a run ends, which a
@@ -28,11 +28,13 @@ REGEXES = {
     "input_subscription": [SUBSCRIPTION_PATTERN.pattern],
     "input_topic": [TOPIC_PATTERN.pattern],
     "dead_letter_topic": [TOPIC_PATTERN.pattern],
-    "access_key": [ACCESS_KEY_PATTERN.pattern],
+    # a UUID for the Segment connector; the REST API's key has no documented shape
+    "access_key": [r"^\S+$"],
     "access_key_secret": [SECRET_VERSION_PATTERN.pattern],
     "px_api_key": [r"^AP-\S+$"],
     "px_api_key_secret": [SECRET_VERSION_PATTERN.pattern],
     "gainsight_endpoint": [r"^https?://[^\s/]+(/.*)?$"],
+    "gainsight_domain": [r"^(https?://)?[^\s/]+/?$"],
     "dead_letter": [r"^gs://.+"],
     "account_mapping": [r"^gs://.+"],
     "preview": [r"^gs://.+"],
@@ -40,11 +42,12 @@ REGEXES = {
     "ca_bundle": [GCS_OR_LOCAL],
     "allow_insecure_endpoint": [r"^(true|false)$"],
 }
-for _name in ("batch_size", "max_concurrent_requests", "max_retries", "sink_parallelism"):
+for _name in ("batch_size", "max_concurrent_requests", "max_retries", "sink_parallelism",
+              "max_requests_per_day"):
     REGEXES[_name] = [INTEGER]
 for _name in ("max_requests_per_second", "http_timeout_seconds", "max_retry_seconds",
               "dedupe_window_hours", "account_mapping_refresh_minutes", "max_buffering_seconds",
-              "dead_letter_window_minutes", "max_outage_minutes"):
+              "dead_letter_window_minutes", "max_outage_minutes", "max_requests_per_minute"):
     REGEXES[_name] = [NUMBER]
 
 
@@ -73,7 +76,9 @@ def metadata() -> dict:
                        "Pub/Sub (streaming) or from Segment's archives in Cloud Storage (batch). "
                        "Give exactly one of input, input_subscription, input_topic; and for "
                        "destination gainsight access_key_secret (preferred) or access_key, for "
-                       "gainsight-px px_api_key_secret (preferred) or px_api_key.",
+                       "gainsight-px px_api_key_secret (preferred) or px_api_key; destination "
+                       "gainsight-api (Gainsight CS's REST API, any data center) also needs "
+                       "gainsight_domain.",
         "parameters": template_parameters(),
     }
 

@@ -29,6 +29,9 @@ GROUPS = (
         "--px_region", "--px_api_key", "--px_api_key_secret", "--integration_name",
         "--track_whitelist", "--allow_insecure_endpoint", "--ca_bundle")),
     ("what is sent", ("--from", "--to", "--destination_filters", "--transform")),
+    ("Gainsight CS REST API (--destination gainsight-api)", (
+        "--gainsight_domain", "--person_field", "--company_field", "--company_key",
+        "--event_object", "--event_field", "--max_requests_per_minute", "--max_requests_per_day")),
     ("delivery", (
         "--batch_size", "--max_concurrent_requests", "--max_requests_per_second", "--max_retries",
         "--max_retry_seconds", "--http_timeout_seconds", "--max_outage_minutes",
@@ -46,6 +49,14 @@ DEFAULT_TEXT = {
     "access_key": "$GAINSIGHT_ACCESS_KEY",
     "px_api_key": "$GAINSIGHT_PX_API_KEY",
     "integration_name": "the destination's names",
+    "person_field": "traits.email=Email and the names listed",
+    "company_field": "traits.name=Name and the names listed",
+    "company_key": "Name",
+    "event_field": "the schema listed",
+    "max_requests_per_minute": "90 for gainsight-api",
+    "max_requests_per_day": "45000 for gainsight-api",
+    "batch_size": "500; 10000 for gainsight-api",
+    "max_concurrent_requests": "16; 2 for gainsight-api",
 }
 
 DESCRIPTION = ("Moves Segment events (Pub/Sub, or Segment's archives and JSONL files) into "

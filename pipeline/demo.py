@@ -26,11 +26,15 @@ WHITELIST = "Order Completed,Signed Up,Feature Used,Report Exported"
 DEMO_FAULTS = FaultConfig(rate_503=0.05, seed=42)
 
 
-def demo_args(endpoint: str) -> list[str]:
+def demo_args(endpoint: str, destination: str = destinations.DEFAULT) -> list[str]:
+    # Gainsight CS's REST API is on the tenant's domain; tracks go to the custom object the
+    # sandbox holds (docs/gainsight-api.md)
+    where = (["--gainsight_domain", endpoint, "--event_object", "SegmentEvent__gc"]
+             if destination == "gainsight-api" else ["--gainsight_endpoint", endpoint])
     return ["--input", str(SAMPLES / "segment-logs" / "*" / "*" / "*.gz"),
             "--account_mapping", str(SAMPLES / "account_mapping.csv"),
             "--track_whitelist", WHITELIST,
-            "--gainsight_endpoint", endpoint,
+            *where,
             "--dead_letter", str(OUTPUT / "dead-letter"),
             "--summary", str(OUTPUT / "summary.json"),
             "--report", str(OUTPUT / "report.html")]
@@ -52,7 +56,8 @@ def chosen_destination(extra: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """argv (default: the command line's) is added to the demo's flags and passed to the job;
-    `--destination gainsight-px` runs the demo against the sandbox in PX mode."""
+    `--destination gainsight-px` (or gainsight-api) runs the demo against the sandbox in that
+    mode."""
     extra = sys.argv[1:] if argv is None else list(argv)
     if "--stream" in extra:
         extra.remove("--stream")
@@ -67,9 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     environ = {destinations.get(destination).credential.env: key}
     with SandboxProcess(key, DEMO_FAULTS, directory=OUTPUT / "sandbox", destination=destination) as sandbox:
         print(f"sandbox: {sandbox.url} ({destination}, 5% injected 503s)")
-        code = run(demo_args(sandbox.url) + extra, environ=environ)
+        code = run(demo_args(sandbox.url, destination) + extra, environ=environ)
         received = sandbox.received()
-    print(f"received by the sandbox: {len(received)} messages in {sandbox.record_path}")
+        held = sandbox.records() if destination == "gainsight-api" else None
+    if held is None:
+        print(f"received by the sandbox: {len(received)} messages in {sandbox.record_path}")
+    else:
+        print(f"received by the sandbox: {len(received)} API calls in {sandbox.record_path}; it holds "
+              f"{len(held['people'])} People, {len(held['companies'])} Companies and "
+              f"{len(held['objects']['SegmentEvent__gc'])} SegmentEvent__gc rows")
     return code
 
 

@@ -40,7 +40,6 @@ import functools
 import apache_beam as beam
 
 from pipeline.options import JobConfig
-from transforms.delivery import destinations
 from transforms.common import tags
 from transforms.stages.consent import FilterConsent
 from transforms.outputs.dead_letter import PublishDeadLetters, WriteDeadLetters
@@ -66,7 +65,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
     {MAIN: ((source, n), bytes), DEAD_LETTER: records}); tests feed a TestStream through it.
     """
     streaming = config.streaming
-    destination = destinations.get(config.destination)
+    destination = config.sink.destination_in_use()
     if streaming:
         lines = pipeline | "Read" >> (reader or _reader(config))
         parsed = lines[tags.MAIN] | "Parse" >> ParseEvents()
@@ -133,7 +132,7 @@ def _following_step(config: JobConfig, destination):
     """Batch: what AttachAccountId's last step runs on each resolved event: ToRequests' rule,
     and with --preview also the preview's lines (transforms.delivery.sink)."""
     if config.preview:
-        return functools.partial(InlinePreview, config.sink.url, destination.path)
+        return functools.partial(InlinePreview, config.sink.url, destination.path, destination.preview)
     return InlineRequests
 
 

@@ -1,5 +1,6 @@
 """run(): parse flags, validate them, build the graph, run it, print and write the summary."""
 import dataclasses
+import datetime
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from transforms.delivery import destinations
 from transforms.common import report_tally, stopping, worker_files
 from transforms.stages.read import to_read
 from transforms.common.counters import LOCAL_TALLY
+from transforms.delivery.http_delivery import next_utc_day
 from transforms.delivery.key_check import REJECTED, VALID, check_key
 from transforms.shuffle.spill import make_spill_dir
 from transforms.shuffle.user_blocks import user_buckets
@@ -55,6 +57,8 @@ _outputs_complete = False
 EXIT_STOPPED = 4
 # Exit code of a backfill that went well but whose --report could not be written.
 EXIT_REPORT_FAILED = 6
+# Exit code of a backfill that spent the day's --max_requests_per_day (docs/gainsight-api.md).
+EXIT_BUDGET_SPENT = 7
 
 
 def run(argv: list[str] | None = None, environ=None, warm=None) -> int:
@@ -82,6 +86,8 @@ def _run(argv, environ, warm) -> int:
         print(f"configuration error: {err}", file=sys.stderr)
         return 2
     dry_run = options.view_as(TestOptions).dry_run
+    for note in config.sink.destination_in_use().notes:   # what its flags leave out, and why
+        print(f"{config.destination}: {note}", file=sys.stderr, flush=True)
     if not dry_run:
         code = _check_key_before_reading(config)
         if code:
@@ -169,7 +175,7 @@ def _check_key_before_reading(config: JobConfig) -> int:
     """The destination's key check (Gainsight PX: POST []), when it has one and the key is known
     here (not --preview, not read from Secret Manager on the workers). 0 to go on, else the
     exit code: 3 the key was rejected, 5 the destination did not answer."""
-    destination = destinations.get(config.destination)
+    destination = config.sink.destination_in_use()
     key = config.sink.access_key.reveal()
     if destination.key_check is None or config.preview or not key:
         return 0
@@ -184,7 +190,7 @@ def _check_key_before_reading(config: JobConfig) -> int:
         return 3
     print(f"error: {destination.title}'s key check at {config.sink.url} got no usable answer "
           f"({result.detail}); nothing was read or sent. Check --gainsight_endpoint / "
-          f"--px_region and the network, then run again", file=sys.stderr)
+          f"--gainsight_domain / --px_region and the network, then run again", file=sys.stderr)
     return 5
 
 
@@ -418,7 +424,33 @@ def _outcome(summary: dict, config: JobConfig) -> int:
         print(f"error: {destination.title} was unreachable for longer than --max_outage_minutes, "
               f"so delivery stopped; {held}.", file=sys.stderr)
         return 5
+    if summary["budget_spent"]:
+        print(budget_message(config.sink.max_requests_per_day, summary, config.sink.resumable),
+              file=sys.stderr)
+        return EXIT_BUDGET_SPENT
     return EXIT_STOPPED if stopped else 0
+
+
+def budget_message(per_day: int, summary: dict, resumable: bool, now: float | None = None) -> str:
+    """What a backfill says when the day's request budget ran out: when it renews, and how to go on.
+
+    >>> print(budget_message(45000, {"unsent": 3}, True, now=86_400 * 20_000 + 3600 * 22.5))
+    error: the day's request budget (--max_requests_per_day 45000) was spent, so delivery stopped; 3 events were not sent. The budget renews at 00:00 UTC, in 1 h 30 min (2024-10-05T00:00:00Z): run the same command again then, and it resumes where this run stopped.
+    """
+    now = time.time() if now is None else now
+    renews = next_utc_day(now)
+    left = int(renews - now) // 60
+    when = datetime.datetime.fromtimestamp(renews, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if resumable:
+        held = f"{summary['unsent']} events were not sent"
+        then = "run the same command again then, and it resumes where this run stopped"
+    else:
+        held = f"{summary['budget_spent']} events not sent are in the dead letter"
+        then = ("replay the dead letter with --input then (with --checkpoint, the same command "
+                "would resume instead)")
+    return (f"error: the day's request budget (--max_requests_per_day {per_day}) was spent, so "
+            f"delivery stopped; {held}. The budget renews at 00:00 UTC, in {left // 60} h "
+            f"{left % 60} min ({when}): {then}.")
 
 
 def _resume_hint(config: JobConfig) -> str:

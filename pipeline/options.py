@@ -15,6 +15,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.options.pipeline_options import _BeamArgumentParser
 
 from transforms.delivery import destinations
+from transforms.delivery.destinations import gainsight_api
 from transforms.stages.account_mapping import MappingError, load_mapping
 from transforms.outputs.checkpoint import CheckpointMismatch, compact_settled, open_checkpoint
 from transforms.delivery.http_delivery import RetryPolicy
@@ -76,7 +77,45 @@ class SegmentToGainsightOptions(PipelineOptions):
                  "(prefer --input_subscription in production: nothing is kept while the job is down).")
         add("--destination", default=destinations.DEFAULT, choices=sorted(destinations.DESTINATIONS),
             help="Where the events go: gainsight (Gainsight CS's Segment connector: track, "
-                 "identify, group) or gainsight-px (Gainsight PX: track, identify, group, page).")
+                 "identify, group), gainsight-px (Gainsight PX: track, identify, group, page) or "
+                 "gainsight-api (Gainsight CS's REST API on your tenant's domain, any data "
+                 "center: identify -> People, group -> Company, track -> a custom object).")
+        add("--gainsight_domain", default=None, metavar="https://TENANT.gainsightcloud.com",
+            help="--destination gainsight-api (required): your Gainsight CS tenant's domain, "
+                 "e.g. https://acme.gainsightcloud.com, https://acme.eu.gainsightcloud.com, "
+                 "https://acme.us2.gainsightcloud.com or a custom domain. https:// unless the "
+                 "host is loopback.")
+        add("--person_field", action="append", default=None, metavar="TRAIT_PATH=Field",
+            help="gainsight-api: an identify's value sent as a Person field, e.g. "
+                 "traits.plan=Plan__gc (repeatable; once given, only the fields named are sent, "
+                 "and one must be Email). Default: traits.email=Email, traits.firstName=FirstName, "
+                 "traits.lastName=LastName, traits.name=Name, traits.title=Title.")
+        add("--company_field", action="append", default=None, metavar="PATH=Field",
+            help="gainsight-api: a group's value sent as a Company field, e.g. "
+                 "groupId=SegmentId__gc (repeatable; replaces the defaults traits.name=Name, "
+                 "traits.industry=Industry, traits.employees=Employees).")
+        add("--company_key", default=None, metavar="Field",
+            help="gainsight-api: the Company field that identifies a company (default Name); "
+                 "a --company_field must map to it.")
+        add("--event_object", default=None, metavar="Object__gc",
+            help="gainsight-api: the custom object track calls are written to (e.g. "
+                 "SegmentEvent__gc, made by your admin: docs/gainsight-api.md). Without it, "
+                 "tracks are counted unsupported.")
+        add("--event_field", action="append", default=None, metavar="PATH=Field",
+            help="gainsight-api: a track's value sent as a field of --event_object (repeatable; "
+                 "replaces the default schema event=EventName__gc, userId=UserId__gc, "
+                 "properties.accountId=AccountId__gc, timestamp=Timestamp__gc, "
+                 "messageId=MessageId__gc, properties=Properties__gc).")
+        add("--max_requests_per_minute", type=float, default=None,
+            help="gainsight-api: calls per minute over all workers (default "
+                 f"{gainsight_api.DEFAULT_REQUESTS_PER_MINUTE}: Gainsight allows 100 a minute per "
+                 "tenant, shared with its other API clients). Replaces --max_requests_per_second.")
+        add("--max_requests_per_day", type=int, default=None,
+            help="gainsight-api: calls per UTC day this run may make, over all workers (default "
+                 f"{gainsight_api.DEFAULT_REQUESTS_PER_DAY}: Gainsight allows 50,000 a day per "
+                 "tenant). When they are spent, a backfill stops delivering (exit 7; with "
+                 "--checkpoint the same command resumes the next day); a stream waits for the "
+                 "next day.")
         add("--px_region", default="us", choices=destinations.get("gainsight-px").regions,
             help="Gainsight PX data center (--destination gainsight-px): us "
                  "(segment-esp.aptrinsic.com), eu or us2.")
@@ -86,8 +125,11 @@ class SegmentToGainsightOptions(PipelineOptions):
                  "/rte/segmentio/v1/push for PX). Must be https:// unless the host is loopback "
                  "or --allow_insecure_endpoint is given.")
         add("--access_key", default=None,
-            help=f"Gainsight CS access key (a 36-character UUID), checked at start-up whenever given "
-                 f"(needed unless --preview). Prefer the {ACCESS_KEY_ENV} "
+            help=f"Gainsight CS access key: for --destination gainsight the connector's key (a "
+                 "36-character UUID, Administration > Connectors > Segment), checked at start-up "
+                 "whenever given (needed unless --preview); for gainsight-api the Gainsight API "
+                 "access key (Administration > Connectors > Gainsight API). "
+                 f"Prefer the {ACCESS_KEY_ENV} "
                  "environment variable: a flag is visible in the process list. Never logged.")
         add("--access_key_secret", default=None, metavar="projects/P/secrets/S/versions/V",
             help="Read the access key from this Secret Manager secret version, once per worker "
@@ -171,10 +213,15 @@ class SegmentToGainsightOptions(PipelineOptions):
                  "in this directory (local or gs://) as it settles; the same command run again "
                  "skips what is recorded there. Made for one destination and endpoint; a new "
                  "directory starts over. A stream needs none.")
-        add("--batch_size", type=int, default=500,
-            help="Requests handed to the sink at a time per shard (1-10000).")
-        add("--max_concurrent_requests", type=int, default=16,
-            help="Requests in flight at once, over all shards (1-1024).")
+        add("--batch_size", type=int, default=None,
+            help="Requests handed to the sink at a time per shard (1-10000; default 500). "
+                 "For gainsight-api, the events one delivery merges into People, Company and "
+                 "event records (default 10000: fewer calls, and a person's identify calls "
+                 "more often in one upsert).")
+        add("--max_concurrent_requests", type=int, default=None,
+            help="Requests in flight at once, over all shards (1-1024; default 16). For "
+                 "gainsight-api, the batches being delivered at once, each making its calls one "
+                 "after another (default 2: its calls are paced by the per-minute cap anyway).")
         add("--max_requests_per_second", type=float, default=50.0,
             help="Global cap on requests per second (retries included), over all workers.")
         add("--max_retries", type=int, default=3,
@@ -294,11 +341,15 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
     preview = opts.preview
     _check_pattern("--px_api_key_secret", opts.px_api_key_secret, SECRET_VERSION_PATTERN)
     key, key_secret = _destination_key(destination, opts, keys, environ, preview)
-    if opts.px_region not in destination.base_urls:
-        raise ConfigError("--px_region", f"is for --destination gainsight-px; {destination.name} "
-                          "has one endpoint")
-    endpoint = opts.gainsight_endpoint or destination.base_urls[opts.px_region]
-    _check_endpoint(endpoint, opts.allow_insecure_endpoint)
+    settings, rate, per_day = _api_settings(destination, opts)
+    if settings is not None:
+        endpoint = _api_domain(opts)
+    else:
+        if opts.px_region not in destination.base_urls:
+            raise ConfigError("--px_region", f"is for --destination gainsight-px; {destination.name} "
+                              "has one endpoint")
+        endpoint = opts.gainsight_endpoint or destination.base_urls[opts.px_region]
+        _check_endpoint(endpoint, opts.allow_insecure_endpoint)
     names = tuple(opts.integration_name or destination.consent_names)
     if any(not name.strip() for name in names):
         raise ConfigError("--integration_name", "must not be empty")
@@ -313,8 +364,12 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
         raise ConfigError("--dead_letter", "on Dataflow it must be a gs:// prefix")
     if opts.ca_bundle and not os.path.isfile(opts.ca_bundle):
         raise ConfigError("--ca_bundle", f"no such file: {opts.ca_bundle}")
-    _check_range("--batch_size", opts.batch_size, 1, 10_000)
-    _check_range("--max_concurrent_requests", opts.max_concurrent_requests, 1, 1024)
+    batch_size = opts.batch_size if opts.batch_size is not None else (
+        API_BATCH_SIZE if settings is not None else DEFAULT_BATCH_SIZE)
+    _check_range("--batch_size", batch_size, 1, 10_000)
+    concurrency = opts.max_concurrent_requests if opts.max_concurrent_requests is not None else (
+        API_CONCURRENCY if settings is not None else DEFAULT_CONCURRENCY)
+    _check_range("--max_concurrent_requests", concurrency, 1, 1024)
     _check_range("--max_retries", opts.max_retries, 0, 20)
     _check_range("--sink_parallelism", opts.sink_parallelism, 1, 256)
     for flag in POSITIVE_FLAGS:
@@ -324,9 +379,11 @@ def resolve_config(options: PipelineOptions, keys: dict, environ=os.environ) -> 
         endpoint=endpoint,
         access_key=Secret(key or ""),
         destination=destination.name,
-        batch_size=opts.batch_size,
-        max_concurrent_requests=opts.max_concurrent_requests,
-        max_requests_per_second=opts.max_requests_per_second,
+        destination_settings=settings,
+        batch_size=batch_size,
+        max_concurrent_requests=concurrency,
+        max_requests_per_second=rate or opts.max_requests_per_second,
+        max_requests_per_day=per_day,
         sink_parallelism=opts.sink_parallelism,
         retry_policy=RetryPolicy(max_retries=opts.max_retries,
                                  timeout_seconds=opts.http_timeout_seconds,
@@ -480,6 +537,8 @@ def _destination_key(destination, opts, keys: dict, environ, preview) -> tuple[s
     credential = destination.credential
     for other in destinations.DESTINATIONS.values():
         flag = other.credential.flag
+        if flag == credential.flag:   # another destination with the same key (Gainsight CS's)
+            continue
         if other is not destination and (keys.get(flag) or getattr(opts, other.credential.secret_flag.lstrip("-"))):
             raise ConfigError(flag if keys.get(flag) else other.credential.secret_flag,
                               f"is for --destination {other.name}, not {destination.name}")
@@ -497,6 +556,68 @@ def _destination_key(destination, opts, keys: dict, environ, preview) -> tuple[s
         raise ConfigError(credential.flag, f"missing: give {credential.flag} or set "
                           f"{credential.env} (or {credential.secret_flag})")
     return key, secret
+
+
+DEFAULT_BATCH_SIZE = 500
+DEFAULT_CONCURRENCY = 16
+API_CONCURRENCY = 2       # gainsight-api: batches delivered at once (memory, and the order of upserts)
+API_BATCH_SIZE = 10_000   # gainsight-api merges a batch's events into records: the more, the fewer calls
+API_FLAGS = ("--gainsight_domain", "--person_field", "--company_field", "--company_key",
+             "--event_object", "--event_field", "--max_requests_per_minute", "--max_requests_per_day")
+
+
+def _api_settings(destination, opts):
+    """(Settings, requests per second, requests per day) of --destination gainsight-api from its
+    flags; Nones for another destination, which must not be given them."""
+    if destination.name != gainsight_api.DESTINATION.name:
+        for flag in API_FLAGS:
+            if getattr(opts, flag.lstrip("-")) is not None:
+                raise ConfigError(flag, f"is for --destination gainsight-api, not {destination.name}")
+        return None, None, None
+    if opts.gainsight_endpoint:
+        raise ConfigError("--gainsight_endpoint", "--destination gainsight-api takes your tenant's "
+                          "domain as --gainsight_domain instead")
+    try:
+        settings = gainsight_api.settings_from(opts.person_field, opts.company_field,
+                                               opts.company_key, opts.event_object,
+                                               opts.event_field)
+    except gainsight_api.SettingError as err:
+        raise ConfigError(err.flag, err.problem) from None
+    per_minute = opts.max_requests_per_minute
+    if per_minute is None:
+        per_minute = gainsight_api.DEFAULT_REQUESTS_PER_MINUTE
+    elif not 0 < per_minute <= 100_000:
+        raise ConfigError("--max_requests_per_minute", "must be greater than 0 (Gainsight allows "
+                          "100 a minute per tenant)")
+    per_day = opts.max_requests_per_day
+    if per_day is None:
+        per_day = gainsight_api.DEFAULT_REQUESTS_PER_DAY
+    elif per_day < 1:
+        raise ConfigError("--max_requests_per_day", "must be 1 or more (Gainsight allows 50,000 "
+                          "a day per tenant)")
+    if per_day < opts.sink_parallelism:
+        raise ConfigError("--max_requests_per_day", f"must be at least --sink_parallelism "
+                          f"({opts.sink_parallelism}): each shard gets its share")
+    return settings, per_minute / 60.0, per_day
+
+
+def _api_domain(opts) -> str:
+    """--gainsight_domain as a base URL: required, https:// unless the host is loopback (a bare
+    host name gets https://)."""
+    domain = (opts.gainsight_domain or "").strip()
+    if not domain:
+        raise ConfigError("--gainsight_domain", "required with --destination gainsight-api: your "
+                          "tenant's domain, e.g. https://acme.gainsightcloud.com")
+    if "://" not in domain:
+        domain = "https://" + domain
+    parts = urlsplit(domain)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+        raise ConfigError("--gainsight_domain", f"not a domain such as "
+                          f"https://acme.gainsightcloud.com: {opts.gainsight_domain!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError("--gainsight_domain", "must be https:// (the access key travels in "
+                          "every request)")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _check_endpoint(endpoint: str, allow_insecure: bool):

@@ -17,8 +17,8 @@ from transforms.delivery.answers import LATENCY_DISTRIBUTION, answers_of, latenc
 
 SCALARS = (counters.READ,) + counters.OUTCOMES + (
     counters.UNMAPPED, counters.STITCHED, counters.REQUESTS, counters.RETRIES,
-    counters.AMBIGUOUS_RETRIES, counters.KEY_REJECTED, counters.OUTAGES, counters.OUTAGE_SECONDS,
-    counters.OUTAGE_STOPPED, counters.BLANK_LINES, counters.UNREADABLE_FILES)
+    counters.AMBIGUOUS_RETRIES, counters.KEY_REJECTED, counters.BUDGET_SPENT, counters.OUTAGES, counters.OUTAGE_SECONDS,
+    counters.OUTAGE_STOPPED, counters.NOT_LINKED, counters.BLANK_LINES, counters.UNREADABLE_FILES)
 
 
 def counter_values(result) -> dict:

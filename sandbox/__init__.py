@@ -6,17 +6,20 @@
 
     with SandboxProcess("AP-key", destination="gainsight-px") as sandbox:
         ...  # POST with Basic auth ("AP-key", "") to f"{sandbox.url}/rte/segmentio/v1/push"
+
+    with SandboxProcess("key", destination="gainsight-api") as sandbox:
+        ...  # Gainsight CS's REST API (sandbox.gainsight_api); sandbox.records() reads it back
 """
 
 from sandbox.faults import OUTAGE_ANSWERS, OUTCOMES, FaultConfig, FaultPicker, OutageWindow
 from sandbox.process import SandboxProcess
 from sandbox.server import (
-    DESTINATIONS, EVENT_PATH, GAINSIGHT, GAINSIGHT_PX, PATH_BY_DESTINATION, PX_EVENT_PATH,
+    DESTINATIONS, EVENT_PATH, GAINSIGHT, GAINSIGHT_API, GAINSIGHT_PX, PATH_BY_DESTINATION, PX_EVENT_PATH,
     make_app,
 )
 
 __all__ = [
-    "DESTINATIONS", "EVENT_PATH", "GAINSIGHT", "GAINSIGHT_PX", "OUTAGE_ANSWERS", "OUTCOMES",
+    "DESTINATIONS", "EVENT_PATH", "GAINSIGHT", "GAINSIGHT_API", "GAINSIGHT_PX", "OUTAGE_ANSWERS", "OUTCOMES",
     "PATH_BY_DESTINATION", "PX_EVENT_PATH", "FaultConfig", "FaultPicker", "OutageWindow",
     "SandboxProcess", "make_app",
 ]

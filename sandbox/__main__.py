@@ -8,6 +8,10 @@
         --outage_after_seconds 5 --outage_seconds 90
     sandbox (gainsight-px) listening on http://127.0.0.1:41235
 
+    GAINSIGHT_ACCESS_KEY=secret python -m sandbox --destination gainsight-api \
+        --requests_per_minute 100 --requests_per_day 50000
+    sandbox (gainsight-api) listening on http://127.0.0.1:41236
+
 The key comes from --access_key or the destination's variable (GAINSIGHT_ACCESS_KEY, or
 GAINSIGHT_PX_API_KEY for gainsight-px) and is never printed.
 """
@@ -47,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--record", type=Path, help="JSON-lines file of accepted messages")
     parser.add_argument("--record_times", type=Path,
                         help="file of `messageId<TAB>unix time` per accepted message (latency figures)")
+    parser.add_argument("--requests_per_minute", type=int, default=100,
+                        help="gainsight-api: calls allowed per wall-clock minute (429 GU_2400 past it)")
+    parser.add_argument("--requests_per_day", type=int, default=50_000,
+                        help="gainsight-api: calls allowed per UTC day")
+    parser.add_argument("--unnamed_errors", action="store_true",
+                        help="gainsight-api: a validation failure does not name the bad records")
     defaults = FaultConfig()
     for name, option_type in _FAULT_OPTION_TYPES.items():
         parser.add_argument(f"--{name}", type=option_type, default=getattr(defaults, name))
@@ -78,7 +88,8 @@ async def serve(args: argparse.Namespace) -> None:
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(stop_signal, stop.set)
     app = make_app(args.access_key, args.faults, args.record, args.record_times,
-                   args.destination)
+                   args.destination, args.requests_per_minute, args.requests_per_day,
+                   not args.unnamed_errors)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS)
     await runner.setup()
     try:

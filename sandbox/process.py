@@ -6,6 +6,10 @@
         sandbox.received()   # [{"type": "track"}]
         sandbox.stats()      # {"accepted": 1, ...}
 
+    with SandboxProcess("test-key", destination="gainsight-api",
+                        api_options={"requests_per_minute": 100}) as sandbox:
+        sandbox.records()    # {"people": [...], "companies": [...], "objects": {...}}
+
     with SandboxProcess("AP-test-key", destination="gainsight-px") as sandbox:
         requests.post(f"{sandbox.url}/rte/segmentio/v1/push", auth=("AP-test-key", ""),
                       json={"type": "page"}, timeout=5)
@@ -53,11 +57,15 @@ class SandboxProcess:
         directory: str | Path | None = None,
         startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
         destination: str = GAINSIGHT,
+        api_options: dict[str, Any] | None = None,
     ) -> None:
         if destination not in DESTINATIONS:
             raise ValueError(f"destination must be one of {', '.join(DESTINATIONS)}, "
                              f"got {destination!r}")
         self.destination = destination
+        # gainsight-api: {"requests_per_minute": 100, "requests_per_day": 50000,
+        # "unnamed_errors": False} (python -m sandbox's flags of the same names)
+        self._api_options = dict(api_options or {})
         self._access_key = access_key
         self._faults = faults
         self._directory = Path(directory).resolve() if directory is not None else None
@@ -96,6 +104,11 @@ class SandboxProcess:
 
     def stats(self) -> dict[str, Any]:
         return self._control("GET", "/_sandbox/stats").json()
+
+    def records(self) -> dict[str, Any]:
+        """gainsight-api: the rows held now: {"people": [...], "companies": [...],
+        "objects": {"SegmentEvent__gc": [...]}} (sandbox.gainsight_api.Store.snapshot)."""
+        return self._control("GET", "/_sandbox/records").json()
 
     def received(self) -> list[dict[str, Any]]:
         """Every accepted message so far, in arrival order."""
@@ -144,6 +157,8 @@ class SandboxProcess:
                    "--record_times", str(self.times_path), "--destination", self.destination]
         for name, value in self._faults.as_dict().items():
             command += [f"--{name}", str(value)]
+        for name, value in self._api_options.items():
+            command += [f"--{name}"] if value is True else [] if value is False else [f"--{name}", str(value)]
         environment = {**os.environ, KEY_ENV_BY_DESTINATION[self.destination]: self._access_key}
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(

@@ -11,7 +11,15 @@ destination "gainsight-px" (Gainsight PX's Segment contract):
                                                     key check (400 = valid); counted as key_checks
         503 / 429 (Retry-After) / 400 / dropped connection / stall: injected faults
         503 / dropped connection, alternately: every request inside the outage window
-    The other destination's path is not served (404).
+destination "gainsight-api" (Gainsight CS's REST API, sandbox.gainsight_api):
+    PUT /v1.0/api/people, POST /v1/data/objects/query/<Object>, POST and PUT
+    /v1/data/objects/<Object>       header accesskey: KEY; envelope answers
+        {"result", "errorCode", "errorDesc", "requestId", "data"}; each accepted call recorded
+        as {"method", "path", "query", "body"}; 429 GU_2400 past the minute's or day's calls;
+        injected faults as above in the envelope (an injected 429 is GU_2400 with Retry-After,
+        an injected 400 is GSOBJ_1000 naming no record)
+    GET  /_sandbox/records   the People, Companies and custom-object rows held (Store.snapshot)
+    The other destinations' paths are not served (404).
     GET  /_sandbox/stats     counters, see Sandbox.stats_json
     POST /_sandbox/flush     flush the record file
     POST /_sandbox/faults    {"rate_503": 0.1, ...} replaces the FaultConfig (and restarts
@@ -36,18 +44,22 @@ from typing import Any, TextIO
 
 from aiohttp import web
 
+from sandbox import gainsight_api
 from sandbox.faults import FAULTS, OUTAGE_ANSWERS, FaultConfig, FaultPicker, OutageWindow
 
 GAINSIGHT = "gainsight"
 GAINSIGHT_PX = "gainsight-px"
-DESTINATIONS = (GAINSIGHT, GAINSIGHT_PX)
+GAINSIGHT_API = "gainsight-api"
+DESTINATIONS = (GAINSIGHT, GAINSIGHT_PX, GAINSIGHT_API)
 # Where the CLI and SandboxProcess pass the key, per destination (the job's own variables).
 ACCESS_KEY_ENV = "GAINSIGHT_ACCESS_KEY"
 PX_API_KEY_ENV = "GAINSIGHT_PX_API_KEY"
-KEY_ENV_BY_DESTINATION = {GAINSIGHT: ACCESS_KEY_ENV, GAINSIGHT_PX: PX_API_KEY_ENV}
+KEY_ENV_BY_DESTINATION = {GAINSIGHT: ACCESS_KEY_ENV, GAINSIGHT_PX: PX_API_KEY_ENV,
+                          GAINSIGHT_API: ACCESS_KEY_ENV}
 EVENT_PATH = "/clickstream/segmentio/event"
 PX_EVENT_PATH = "/rte/segmentio/v1/push"
-PATH_BY_DESTINATION = {GAINSIGHT: EVENT_PATH, GAINSIGHT_PX: PX_EVENT_PATH}
+PATH_BY_DESTINATION = {GAINSIGHT: EVENT_PATH, GAINSIGHT_PX: PX_EVENT_PATH,
+                       GAINSIGHT_API: gainsight_api.PEOPLE_PATH}
 RECORD_FLUSH_SECONDS = 0.5
 _RECORD_BUFFER_BYTES = 1 << 20
 _JSON_TYPE_NAMES = {
@@ -169,11 +181,12 @@ class Sandbox:
             if given is None:
                 return 'Authorization must be Basic base64("API_KEY:")'
             return "" if hmac.compare_digest(given, self._credential) else "invalid API key"
-        given_key = headers.get("accessKey")
+        header = "accesskey" if self.destination == GAINSIGHT_API else "accessKey"
+        given_key = headers.get(header)
         if given_key is None:
-            return "missing accessKey header"
+            return f"missing {header} header"
         return "" if hmac.compare_digest(_key_bytes(given_key), self._credential) \
-            else "invalid accessKey"
+            else f"invalid {header}"
 
     def stats_json(self) -> dict[str, Any]:
         """SandboxStats.as_json, its "outage" entry extended with the current window:
@@ -212,16 +225,30 @@ def _basic_credential(header: str) -> bytes | None:
 SANDBOX = web.AppKey("sandbox", Sandbox)
 
 
+API_STORE = web.AppKey("api_store", gainsight_api.Store)
+API_QUOTA = web.AppKey("api_quota", gainsight_api.Quota)
+
+
 def make_app(
     access_key: str, faults: FaultConfig, record_path: str | Path | None,
     times_path: str | Path | None = None, destination: str = GAINSIGHT,
+    requests_per_minute: int = 100, requests_per_day: int = 50_000, name_errors: bool = True,
 ) -> web.Application:
-    """Build the receiver of `destination` ("gainsight" or "gainsight-px"), serving only
-    that destination's event path; record_path=None accepts messages without recording them."""
+    """Build the receiver of `destination` ("gainsight", "gainsight-px" or "gainsight-api"),
+    serving only that destination's paths; record_path=None accepts messages without recording
+    them. The last three shape the gainsight-api mode (its quota, and whether a validation
+    failure names the bad records in data.errors)."""
     app = web.Application()
     recorder = MessageRecorder(record_path, times_path)
     app[SANDBOX] = Sandbox(access_key, faults, recorder, destination)
-    app.router.add_post(PATH_BY_DESTINATION[destination], receive_event)
+    if destination == GAINSIGHT_API:
+        app[API_STORE] = gainsight_api.Store(name_errors)
+        app[API_QUOTA] = gainsight_api.Quota(requests_per_minute, requests_per_day)
+        app.router.add_put(gainsight_api.PEOPLE_PATH, receive_api_call)
+        app.router.add_route("*", gainsight_api.OBJECTS_PATH + "{tail:.+}", receive_api_call)
+        app.router.add_get("/_sandbox/records", get_records)
+    else:
+        app.router.add_post(PATH_BY_DESTINATION[destination], receive_event)
     app.router.add_get("/_sandbox/stats", get_stats)
     app.router.add_post("/_sandbox/flush", flush_record)
     app.router.add_post("/_sandbox/faults", replace_faults)
@@ -328,6 +355,77 @@ async def _answer_event(
     return web.json_response({"result": True})
 
 
+def _api_answer(status: int, result: bool, data: Any = None, code: str | None = None,
+                desc: str | None = None, headers: dict[str, str] | None = None) -> web.Response:
+    request_id = f"sandbox-{time.monotonic_ns():x}"
+    return web.json_response(gainsight_api.envelope(result, data, code, desc, request_id),
+                             status=status, headers=headers)
+
+
+async def receive_api_call(request: web.Request) -> web.Response:
+    sandbox = request.app[SANDBOX]
+    stats = sandbox.stats
+    stats.in_flight += 1
+    stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+    try:
+        return await _answer_api_call(request, sandbox, int(time.time()))
+    finally:
+        stats.in_flight -= 1
+
+
+async def _answer_api_call(request: web.Request, sandbox: Sandbox,
+                           arrival_second: int) -> web.Response:
+    """The outage window, latency, auth, the quota, the injected faults, then the call itself."""
+    stats, faults = sandbox.stats, sandbox.faults
+    outage = sandbox.outage_answer()
+    if outage is not None:
+        stats.arrivals_per_second[arrival_second] += 1
+        stats.outage[outage] += 1
+        if outage == "503":
+            return _api_answer(503, False, code="GS_503", desc="outage: service unavailable")
+        return _drop_connection(request)
+    if faults.latency_ms:
+        await asyncio.sleep(faults.latency_ms / 1000)
+    problem = sandbox.credential_problem(request.headers)
+    if problem:
+        stats.unauthorized += 1
+        return _api_answer(401, False, code="GU_1101", desc=problem)
+    refused = request.app[API_QUOTA].take()
+    if refused:
+        return _api_answer(429, False, code="GU_2400", desc=f"rate limit exceeded: {refused}")
+    body = await request.read()
+    outcome = sandbox.picker.pick()
+    stats.arrivals_per_second[arrival_second] += 1
+    if outcome != "ok":
+        stats.injected[outcome] += 1
+    if outcome == "503":
+        return _api_answer(503, False, code="GS_503", desc="injected 503: service unavailable")
+    if outcome == "429":
+        return _api_answer(429, False, code="GU_2400", desc="injected 429: rate limit exceeded",
+                           headers={"Retry-After": str(faults.retry_after_seconds)})
+    if outcome == "400":
+        return _api_answer(400, False, code="GSOBJ_1000", desc="injected 400: bad request")
+    if outcome == "drop":
+        return _drop_connection(request)
+    if outcome == "stall":
+        await asyncio.sleep(faults.stall_seconds)
+    try:
+        status, data = gainsight_api.answer_call(request.app[API_STORE], request.method,
+                                                 request.path, dict(request.query), body)
+    except gainsight_api.ApiError as error:
+        stats.bad_request += 1
+        return _api_answer(error.status, False, error.data, error.code, error.desc)
+    sandbox.recorder.append({"method": request.method, "path": request.path,
+                             "query": dict(request.query), "body": json.loads(body)})
+    stats.accepted += 1
+    stats.accepted_per_second[arrival_second] += 1
+    return _api_answer(status, True, data)
+
+
+async def get_records(request: web.Request) -> web.Response:
+    return web.json_response(request.app[API_STORE].snapshot())
+
+
 def _drop_connection(request: web.Request) -> web.Response:
     if request.transport is not None:
         request.transport.close()
@@ -335,7 +433,10 @@ def _drop_connection(request: web.Request) -> web.Response:
 
 
 async def get_stats(request: web.Request) -> web.Response:
-    return web.json_response(request.app[SANDBOX].stats_json())
+    stats = request.app[SANDBOX].stats_json()
+    if API_QUOTA in request.app:
+        stats["quota"] = request.app[API_QUOTA].as_json()
+    return web.json_response(stats)
 
 
 async def flush_record(request: web.Request) -> web.Response:

@@ -5,5 +5,7 @@
     output.build_page(...), output.write_report(path, html)   gathered at the end; local or gs://
 
 Rendering is plain string building from the standard library: the job's process does it once at
-the end of a run, and Dataflow's workers never import it.
+the end of a run, and Dataflow's workers never import it. May import transforms.common,
+transforms.outputs, transforms.delivery and the version in pipeline; never a stage, nor the
+process machinery.
 """

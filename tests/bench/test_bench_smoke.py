@@ -11,6 +11,7 @@ import pytest
 
 from bench.__main__ import arrival_rates, diff_previews, expectation_differences, multiset_digest
 from bench.baseline import run as run_baseline
+from bench.gainsight_api_calls import measure as measure_calls
 from bench.generate import generate
 from bench.measure import measure
 from transforms.stages.consent import enabled_for
@@ -190,3 +191,13 @@ def test_bench_smoke_exits_0_and_writes_its_json(tmp_path):
     b3 = json.loads((results / "smoke-B3-scale.json").read_text())
     assert len(b3["points"]) == 2 and len(b3["growth"]) == 1
     assert "B1 processing" in done.stdout and "B2 delivery" in done.stdout
+
+
+def test_the_gainsight_api_calls_benchmark_counts_every_call_the_sandbox_answered(tmp_path):
+    result = measure_calls(2_000, 10_000, 7, tmp_path)
+    assert result["exit_code"] == 0
+    assert result["calls"] == result["calls_answered_by_sandbox"] - 1   # all but the key check
+    sent = result["sent"]
+    assert result["rudderstack_pattern_calls"] == sent["identify"] + sent["track"] + 3 * sent["group"]
+    assert 0 < result["calls_per_1000_sent"] < result["rudderstack_calls_per_1000_sent"]
+    assert result["delivered"] + result["dead_lettered"] == sum(sent.values())

@@ -6,7 +6,7 @@ import pytest
 from transforms.stages.account_mapping import MappingError, parse_mapping
 from transforms.stages.accounts import (AccountHistory, account_fact, mapped_account, own_account,
                                         user_key, with_account)
-from transforms.stages.timestamps import event_instant, to_instant
+from transforms.common.timestamps import event_instant, to_instant
 
 
 def test_own_account_per_call_type():

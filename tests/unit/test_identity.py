@@ -11,7 +11,7 @@ from transforms.stages.dedupe import origin_id, settle_copies, settle_message_id
 from transforms.stages.identity import (decode_points, encode_points, identity_link, linked_user, merge_links,
                                         owner_of, owner_of_fact)
 from transforms.stages.parse import InvalidEvent, parse_line
-from transforms.stages.timestamps import to_instant
+from transforms.common.timestamps import to_instant
 
 T10 = "2024-11-01T10:00:00Z"
 

@@ -18,7 +18,8 @@ ALLOWED = {
     "transforms.delivery": {"transforms.common", "transforms.outputs"},
     "transforms.stages": {"transforms.common", "transforms.outputs", "transforms.shuffle"},
     "pipeline.processes": {"transforms.common", "transforms.shuffle", "transforms.delivery"},
-    "pipeline": {"pipeline.processes", "transforms.common", "transforms.outputs",
+    "pipeline.report": {"pipeline", "transforms.common", "transforms.outputs", "transforms.delivery"},
+    "pipeline": {"pipeline.processes", "pipeline.report", "transforms.common", "transforms.outputs",
                  "transforms.shuffle", "transforms.delivery", "transforms.stages", "sandbox"},
     "sandbox": set(),
 }

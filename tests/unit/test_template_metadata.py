@@ -32,5 +32,7 @@ def test_regexes_accept_good_values_and_reject_bad_ones():
     assert accepts("input_subscription", "projects/my-project/subscriptions/s")
     assert not accepts("input_subscription", "projects/my-project/topics/t")
     assert accepts("access_key_secret", "projects/p/secrets/gainsight/versions/latest")
-    assert accepts("access_key", "35a84f9e-7084-47a1-b8a5-593444e9e862") and not accepts("access_key", "abc")
+    assert accepts("access_key", "35a84f9e-7084-47a1-b8a5-593444e9e862") and not accepts("access_key", "a bc")
+    assert accepts("gainsight_domain", "https://acme.eu.gainsightcloud.com") and not accepts(
+        "gainsight_domain", "https://acme.gainsightcloud.com/v1/data")
     assert accepts("max_requests_per_second", "12.5") and not accepts("batch_size", "ten")

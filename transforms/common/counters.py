@@ -36,12 +36,15 @@ REQUESTS = "requests"
 RETRIES = "retries"
 AMBIGUOUS_RETRIES = "ambiguous_retries"
 KEY_REJECTED = "key_rejected"          # dead-lettered unsent after the key was rejected repeatedly
+BUDGET_SPENT = "budget_spent"          # not sent: the day's --max_requests_per_day was spent
 ALREADY_SETTLED = "already_settled"    # recorded in --checkpoint by an earlier run: not sent again
 UNSENT = "unsent"                      # held back because delivery stopped (interrupted, outage)
 STITCHED = "stitched"                  # sent events whose account came through an anonymousId link
 OUTAGES = "outages"                    # times the sink's circuit breaker opened
 OUTAGE_SECONDS = "outage_seconds"      # seconds it stayed open, summed over shards
 OUTAGE_STOPPED = "outage_stopped"      # shards that gave up after --max_outage_minutes
+NOT_LINKED = "not_linked"              # delivered group calls whose user could not be linked to
+                                       # the company (no email known: gainsight-api)
 
 OUTCOMES = (INVALID, OUT_OF_WINDOW, DUPLICATES, SKIPPED_BY_INTEGRATIONS, DROPPED_BY_FILTER,
             UNSUPPORTED, FILTERED, DROPPED_BY_TRANSFORM, DELIVERED, DEAD_LETTERED, PREVIEWED,
@@ -50,7 +53,7 @@ OUTCOMES = (INVALID, OUT_OF_WINDOW, DUPLICATES, SKIPPED_BY_INTEGRATIONS, DROPPED
 # by_type keys of the summary: every call type some destination takes.
 SENT_TYPES = ("track", "identify", "group", "page")
 
-UNSUPPORTED_TYPES = ("page", "screen", "alias", "other")
+UNSUPPORTED_TYPES = ("page", "screen", "alias", "track", "other")
 
 
 def by_type(call_type: str) -> str:

@@ -8,6 +8,8 @@ Plain Python (no Beam) so that it is tested directly against the sandbox over re
                            destination)
     sender.send('{"type":"track",...}')          # -> Outcome(delivered=True, status=200, ...)
     sender.send_request([body1, body2])           # -> [Outcome, Outcome], one per event
+    sender.exchange(lambda pending: Call("POST", "/v1/...", data), 2, classify)
+                                                  # -> ([Outcome, Outcome], last answer's text)
 
 Given `answers` (transforms.delivery.answers.AnswerLog), every attempt on the wire records its
 answer's kind and its time there, in the one place the answer arrives (_post_now).
@@ -21,6 +23,9 @@ Retry policy (Segment's own destination retried 429, 5xx and connection errors):
 - a request is also given up when its retries would outlast `max_retry_seconds`.
 - 401/403 mean the key is wrong: after AUTH_FAILURES_BEFORE_STOP of them in a row the sender
   stops sending and every later body is returned undelivered at once (`key_rejected`).
+- with a DayBudget (--max_requests_per_day), once the day's requests are spent no request goes
+  out: every later body is returned undelivered at once (`budget_spent`), or, in a stream, waits
+  for the next UTC day.
 - a circuit breaker (transforms.delivery.circuit_breaker) sees every attempt: while the destination is
   down, attempts wait for it instead of spending their retries, and one probe goes out at
   growing intervals; past --max_outage_minutes every waiting body is returned undelivered with
@@ -38,7 +43,7 @@ from requests.adapters import HTTPAdapter
 
 from transforms.delivery.answers import answer_kind
 from transforms.delivery.circuit_breaker import NEVER_OPEN, OUTAGE, REACHABLE, CircuitBreaker, OutageTooLong, Stopped
-from transforms.delivery.destinations.base import DELIVERED, KEY_REJECTED, REJECTED, Destination
+from transforms.delivery.destinations.base import DELIVERED, KEY_REJECTED, REJECTED, Call, Destination, verdict_of
 
 AUTH_STATUSES = (401, 403)
 AUTH_FAILURES_BEFORE_STOP = 5
@@ -84,6 +89,53 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def next_utc_day(now: float) -> int:
+    """Unix time of the UTC midnight after `now`: when a daily quota's fixed window renews.
+
+    >>> next_utc_day(86_400 * 3 + 10.5)
+    345600
+    """
+    return (int(now) // 86_400 + 1) * 86_400
+
+
+class DayBudget:
+    """At most `limit` requests per UTC day (a fixed window, as Gainsight's daily quota):
+    take() is True while the day's budget lasts. Once it is spent, False at once; or, with
+    `wait` (a stream), it waits for the next day (False sooner, once `should_stop()`).
+
+    >>> now = [86_400 * 3 + 10.0]
+    >>> budget = DayBudget(2, clock=lambda: now[0])
+    >>> [budget.take() for _ in range(3)], budget.renews_at()
+    ([True, True, False], 345600)
+    >>> now[0] += 86_400; budget.take()
+    True
+    """
+
+    def __init__(self, limit: int, wait: bool = False, clock=time.time, sleep=time.sleep):
+        if limit <= 0:
+            raise ValueError("limit must be positive")
+        self._limit, self._wait, self._clock, self._sleep = limit, wait, clock, sleep
+        self._day, self._used = None, 0
+        self._lock = threading.Lock()
+
+    def renews_at(self) -> int:
+        """Unix time of the next UTC midnight."""
+        return next_utc_day(self._clock())
+
+    def take(self, should_stop=None) -> bool:
+        while True:
+            with self._lock:
+                day = int(self._clock() // 86_400)
+                if day != self._day:
+                    self._day, self._used = day, 0
+                if self._used < self._limit:
+                    self._used += 1
+                    return True
+            if not self._wait or (should_stop is not None and should_stop()):
+                return False
+            self._sleep(min(60.0, max(0.0, self.renews_at() - self._clock())))
+
+
 class RateLimiter:
     """Paces calls to at most `rate` per second (no burst): each acquire() takes the next slot.
 
@@ -122,6 +174,7 @@ class Outcome:
     key_rejected: bool = False  # not sent because the endpoint kept rejecting the key
     outage_stopped: bool = False  # not delivered: the destination was down past --max_outage_minutes
     stopped: bool = False   # not delivered: a stop was requested while it waited (a resume sends it)
+    budget_spent: bool = False  # not sent: the day's request budget (--max_requests_per_day) was spent
 
 
 def make_session(headers: dict, max_connections: int, ca_bundle: str | None = None):
@@ -164,8 +217,10 @@ class RequestSender:
     def __init__(self, session, url: str, policy: RetryPolicy, limiter: RateLimiter,
                  destination: Destination, secrets: tuple = (), sleep=time.sleep,
                  clock=time.monotonic, rng: random.Random | None = None, max_in_flight: int = 1024,
-                 breaker: CircuitBreaker | None = None, should_stop=None, answers=None):
+                 breaker: CircuitBreaker | None = None, should_stop=None, answers=None,
+                 budget: DayBudget | None = None):
         self._session = session
+        self._budget = budget
         # Bounds requests on the wire; threads waiting out a backoff do not hold a place.
         self._in_flight = threading.BoundedSemaphore(max_in_flight)
         self._url = url
@@ -199,25 +254,37 @@ class RequestSender:
     def send_request(self, bodies: list[str]) -> list[Outcome]:
         """Bodies of one request -> one Outcome each, in order. Events the answer settles leave
         the request; those it says to retry go again, together, until their budget is spent."""
-        outcomes: list[Outcome | None] = [None] * len(bodies)
-        pending = list(range(len(bodies)))
+        encode = self._destination.encode
+        return self.exchange(lambda pending: encode([bodies[i] for i in pending]), len(bodies),
+                             self._destination.classify)[0]
+
+    def exchange(self, request_for, events: int, classify) -> tuple[list[Outcome], str]:
+        """One request standing for `events` events: request_for(pending indices) -> its bytes or
+        Call, classify(status, text, len(pending)) -> a verdict per pending event. Returns
+        (one Outcome per event, the text of the last answer: "" when none came)."""
+        outcomes: list[Outcome | None] = [None] * events
+        pending = list(range(events))
         attempts = ambiguous = retries = 0
+        text = ""
         started = first_started = self._clock()
         while True:
             status = retry_after = None
             timed_out = False
             try:
-                response = self._post(self._destination.encode([bodies[i] for i in pending]))
+                response = self._post(request_for(pending))
                 attempts += 1
             except _KeyRejected:
                 return self._finish(outcomes, pending, Outcome(
                     False, None, attempts, key_rejected_reason(self._destination), ambiguous,
-                    key_rejected=True))
+                    key_rejected=True)), text
             except OutageTooLong:
                 return self._finish(outcomes, pending, Outcome(
-                    False, None, attempts, OUTAGE_REASON, ambiguous, outage_stopped=True))
+                    False, None, attempts, OUTAGE_REASON, ambiguous, outage_stopped=True)), text
             except Stopped:
-                return self._finish(outcomes, pending, self._stopped(attempts, ambiguous))
+                return self._finish(outcomes, pending, self._stopped(attempts, ambiguous)), text
+            except _BudgetSpent:
+                return self._finish(outcomes, pending, Outcome(
+                    False, None, attempts, BUDGET_REASON, ambiguous, budget_spent=True)), text
             except requests.exceptions.ReadTimeout:
                 attempts += 1
                 reason = f"timed out after {self._policy.timeout_seconds}s waiting for a response"
@@ -228,22 +295,26 @@ class RequestSender:
                 reason = f"connection error: {type(err).__name__}"
                 self._breaker.record(OUTAGE)
             else:
-                status = response.status_code
+                status, text = response.status_code, response.text
                 self._breaker.record(OUTAGE if 500 <= status <= 599 else REACHABLE)
-                verdicts = self._destination.classify(status, response.text, len(pending))
+                verdicts = classify(status, text, len(pending))
                 reason = self._describe(response)
                 still = []
-                for index, verdict in zip(pending, verdicts):
+                for index, answer in zip(pending, verdicts):
+                    verdict, own_reason = verdict_of(answer)
                     if verdict == DELIVERED:
                         outcomes[index] = Outcome(True, status, attempts, ambiguous_retries=ambiguous)
                     elif verdict in (REJECTED, KEY_REJECTED):
-                        outcomes[index] = Outcome(False, status, attempts, reason, ambiguous)
+                        outcomes[index] = Outcome(False, status, attempts, redact(
+                            own_reason, self._secrets) if own_reason else reason, ambiguous)
                     else:
                         still.append(index)
                 pending = still
                 if not pending:
-                    return outcomes
+                    return outcomes, text
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if retry_after is None and self._destination.retry_after is not None:
+                    retry_after = self._destination.retry_after(status, text)
             if self._breaker.is_open:
                 # The destination is down: this is not the request's fault, so it waits for the
                 # breaker (before_attempt) instead of spending its retries.
@@ -259,17 +330,18 @@ class RequestSender:
                 continue
             if retries > self._policy.max_retries:
                 return self._finish(outcomes, pending, Outcome(
-                    False, status, attempts, f"gave up after {attempts} attempts: {reason}", ambiguous))
+                    False, status, attempts, f"gave up after {attempts} attempts: {reason}",
+                    ambiguous)), text
             delay = self._delay(retries, retry_after)
             if self._clock() - started + delay > self._policy.max_retry_seconds:
                 return self._finish(outcomes, pending, Outcome(
                     False, status, attempts, f"gave up after {attempts} attempts: retrying would "
-                    f"take longer than {self._policy.max_retry_seconds:g}s: {reason}", ambiguous))
+                    f"take longer than {self._policy.max_retry_seconds:g}s: {reason}", ambiguous)), text
             if status == 429:
                 self._limiter.hold_off(delay)
             ambiguous += timed_out
             if not self._wait(delay):
-                return self._finish(outcomes, pending, self._stopped(attempts, ambiguous))
+                return self._finish(outcomes, pending, self._stopped(attempts, ambiguous)), text
 
     def _wait(self, seconds: float) -> bool:
         """Sleeps `seconds` (a backoff); False, sooner, once a stop is requested."""
@@ -294,7 +366,7 @@ class RequestSender:
             outcomes[index] = outcome
         return outcomes
 
-    def _post(self, data: bytes):
+    def _post(self, data):
         """One paced attempt on the wire; raises _KeyRejected, without sending, once the key is
         known to be bad (checked while holding a place on the wire, so no request races it),
         and OutageTooLong once the breaker gave up."""
@@ -307,15 +379,21 @@ class RequestSender:
             self._breaker.abandon()    # never reached the wire: not an answer either way
             raise
 
-    def _post_now(self, data: bytes):
+    def _post_now(self, data):
+        """`data`: the bytes to POST to the URL, or a Call (its method, at its path under the URL)."""
+        method, url = "POST", self._url
+        if isinstance(data, Call):
+            method, url, data = data.method, self._url.rstrip("/") + data.path, data.data
         with self._in_flight:
             if self.key_rejected:
                 raise _KeyRejected()
+            if self._budget is not None and not self._budget.take(self._should_stop):
+                raise _BudgetSpent()
             self._limiter.acquire()
             started = self._clock()
             try:
-                response = self._session.post(self._url, data=data,
-                                              timeout=self._policy.timeout_seconds)
+                response = self._session.request(method, url, data=data,
+                                                 timeout=self._policy.timeout_seconds)
             except requests.exceptions.RequestException as err:
                 self._record_answer(answer_kind(None, err), started)
                 raise
@@ -347,6 +425,14 @@ class RequestSender:
 
 class _KeyRejected(Exception):
     """Raised by RequestSender._post instead of sending once the key has been rejected."""
+
+
+class _BudgetSpent(Exception):
+    """Raised by RequestSender._post instead of sending once the day's budget is spent."""
+
+
+BUDGET_REASON = ("not sent: the day's request budget (--max_requests_per_day) was spent, so "
+                 "delivery stopped")
 
 
 def key_rejected_reason(destination: Destination) -> str:

@@ -1,4 +1,5 @@
-"""The destination's key check, made once before any data is read (Gainsight PX: POST `[]`).
+"""The destination's key check, made once before any data is read (Gainsight PX: POST `[]`;
+a check with its own path, such as a one-record query, posts there under the base URL).
 
     check_key(destination, base_url, key, policy)  # -> KeyCheckResult(verdict="valid", detail="HTTP 400")
 
@@ -13,7 +14,7 @@ import functools
 import random
 import time
 
-from transforms.delivery.destinations.base import DELIVERED, REJECTED as REFUSED, RETRY, Destination, KeyCheck
+from transforms.delivery.destinations.base import DELIVERED, REJECTED as REFUSED, RETRY, Call, Destination, KeyCheck
 from transforms.delivery.http_delivery import RateLimiter, RequestSender, RetryPolicy, is_retryable, make_session, secret_forms
 
 VALID, REJECTED, UNREACHABLE = "valid", "rejected", "unreachable"
@@ -48,11 +49,15 @@ def check_key(destination: Destination, base_url: str, key: str, policy: RetryPo
               rng: random.Random | None = None) -> KeyCheckResult:
     """Posts the destination's key-check body with the key, retrying as any request is."""
     check = destination.key_check
-    as_check = dataclasses.replace(destination, encode=lambda bodies: check.body,
+    if check.path is None:   # the destination's own URL
+        url, request = destination.url(base_url), check.body
+    else:
+        url, request = base_url, Call("POST", check.path, check.body)
+    as_check = dataclasses.replace(destination, encode=lambda bodies: request, retry_after=None,
                                    classify=functools.partial(classify_key_check, check))
     headers = destination.credential.headers(key)
     with make_session(headers, 1, ca_bundle) as session:
-        sender = RequestSender(session, destination.url(base_url), policy,
+        sender = RequestSender(session, url, policy,
                                RateLimiter(_CHECKS_PER_SECOND, sleep=sleep), as_check,
                                secrets=secret_forms(key, headers), sleep=sleep, rng=rng)
         outcome = sender.send("")

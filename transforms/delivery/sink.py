@@ -27,11 +27,12 @@ from apache_beam.utils.windowed_value import WindowedValue
 from transforms.common import counters, report_tally, stopping
 from transforms.delivery import destinations
 from transforms.delivery.answers import AnswerLog
+from transforms.delivery.destinations.base import Delivery
 from transforms.outputs.checkpoint import SettledRecorder
 from transforms.delivery.circuit_breaker import CircuitBreaker
 from transforms.outputs.dead_letter import dead_letter_record
 from transforms.outputs.durable_append import DurableAppender
-from transforms.delivery.http_delivery import RateLimiter, RequestSender, RetryPolicy, make_session, secret_forms
+from transforms.delivery.http_delivery import DayBudget, RateLimiter, RequestSender, RetryPolicy, make_session, secret_forms
 from transforms.common.jsonio import dumps_compact, loads_event
 from transforms.outputs.jsonl_files import LineBlocks
 from transforms.delivery.secrets import Secret, resolve_access_key
@@ -44,6 +45,7 @@ class SinkConfig:
     endpoint: str                          # the destination's base URL
     access_key: Secret                     # the destination's key (whatever its flag)
     destination: str = destinations.DEFAULT
+    destination_settings: object = None    # what the destination's own flags set (field maps...)
     batch_size: int = 500
     max_concurrent_requests: int = 16
     max_requests_per_second: float = 50.0
@@ -58,13 +60,23 @@ class SinkConfig:
                                            # are `unsent` (a resume sends them), not dead-lettered
     checkpoint: str | None = None          # --checkpoint DIR: settled events recorded, and skipped
     dead_letter_prefix: str | None = None  # batch: the sink writes its dead letters itself
+    max_requests_per_day: int | None = None  # over all shards; None: no day budget
 
     @property
     def url(self) -> str:
-        return destinations.get(self.destination).url(self.endpoint)
+        return self.destination_in_use().url(self.endpoint)
+
+    def destination_in_use(self):
+        """The destination, as its own flags configure it."""
+        return destinations.get(self.destination, self.destination_settings)
 
     def per_shard_rate(self) -> float:
         return self.max_requests_per_second / self.sink_parallelism
+
+    def per_shard_day_budget(self) -> int | None:
+        if self.max_requests_per_day is None:
+            return None
+        return max(1, self.max_requests_per_day // self.sink_parallelism)
 
     def per_shard_concurrency(self) -> int:
         return max(1, math.ceil(self.max_concurrent_requests / self.sink_parallelism))
@@ -154,7 +166,8 @@ class DeliverBatchFn(counters.CountingDoFn):
     transforms.stages.dedupe.settle_copies.)
 
     One requests.Session, one circuit breaker and one thread pool per DoFn instance
-    (setup/teardown). Up to the destination's max_events_per_request bodies go in one request.
+    (setup/teardown). Up to the destination's max_events_per_request bodies go in one request,
+    or, for a destination with its own deliver(), in the calls it makes for them.
     Once a stop is requested (transforms.common.stopping), no new request goes out: the events held
     back are counted `unsent`. Requests are
     pipelined across batches: a slow retry does not hold back the rest, at most
@@ -170,13 +183,16 @@ class DeliverBatchFn(counters.CountingDoFn):
 
     def setup(self):
         config = self._config
-        destination = destinations.get(config.destination)
+        destination = config.destination_in_use()
         concurrency = config.per_shard_concurrency()
         key = resolve_access_key(config.access_key, config.access_key_secret,
                                  config.secret_client_factory, destination.credential)
         headers = destination.credential.headers(key)
         self._per_request = destination.max_events_per_request
-        self._max_pending = concurrency * self.THREADS_PER_CONNECTION
+        self._destination = destination
+        # a destination with its own deliver() gets whole batches, each making its calls one
+        # after another: as many at once as may be on the wire (memory, and the order of writes)
+        self._max_pending = concurrency * (1 if destination.deliver else self.THREADS_PER_CONNECTION)
         self._session = make_session(headers, concurrency, config.ca_bundle)
         self._pool = ThreadPoolExecutor(max_workers=self._max_pending, thread_name_prefix="sink")
         self._breaker = CircuitBreaker(config.max_outage_seconds, on_open=_log_outage,
@@ -188,7 +204,7 @@ class DeliverBatchFn(counters.CountingDoFn):
                                      RateLimiter(config.per_shard_rate()), destination,
                                      secrets=secret_forms(key, headers), max_in_flight=concurrency,
                                      breaker=self._breaker, should_stop=stopping.stop_requested,
-                                     answers=self._answers)
+                                     answers=self._answers, budget=_day_budget(config))
         self._dead_letters = (DurableAppender(config.dead_letter_prefix)
                               if config.dead_letter_prefix else None)
         self._recorder = (SettledRecorder(config.checkpoint, before_write=self._flush_dead_letters)
@@ -204,8 +220,16 @@ class DeliverBatchFn(counters.CountingDoFn):
                 continue
             while len(self._pending) >= self._max_pending:
                 yield from self._collect(return_when=FIRST_COMPLETED)
-            future = self._pool.submit(self._sender.send_request, [body for _, body in requests])
+            future = self._pool.submit(self._deliver, [body for _, body in requests])
             self._pending[future] = (requests, window, timestamp)
+
+    def _deliver(self, bodies: list[str]) -> Delivery:
+        """The bodies of one request, or, for a destination that makes its own calls (its
+        deliver), of one batch: settled one Outcome each."""
+        if self._destination.deliver is not None:
+            return self._destination.deliver(bodies, self._sender)
+        outcomes = self._sender.send_request(bodies)
+        return Delivery(outcomes, outcomes[:1])
 
     def finish_bundle(self):
         while self._pending:  # each as it finishes: recorded without waiting for the slowest
@@ -223,10 +247,14 @@ class DeliverBatchFn(counters.CountingDoFn):
         self._answers.flush(self.count)   # every answer's kind and latency (their counters)
         for future in done:
             requests, window, timestamp = self._pending.pop(future)
-            outcomes = future.result()
-            self._count_request(outcomes[0])
-            for (message_id, body), outcome in zip(requests, outcomes):
+            delivery = future.result()
+            for call in delivery.calls:
+                self._count_request(call)
+            for name, value in delivery.counts.items():
+                self.count(name, value)
+            for (message_id, body), outcome in zip(requests, delivery.outcomes):
                 self.count(counters.KEY_REJECTED, int(outcome.key_rejected))
+                self.count(counters.BUDGET_SPENT, int(outcome.budget_spent))
                 fate = settlement(outcome, self._config.resumable)
                 self.count(fate)
                 if fate == counters.UNSENT:
@@ -272,11 +300,21 @@ class DeliverBatchFn(counters.CountingDoFn):
             self._dead_letters.close()
 
 
+def _day_budget(config: SinkConfig):
+    """The shard's share of --max_requests_per_day; a stream (no outage limit) waits for the
+    next day instead of giving up."""
+    limit = config.per_shard_day_budget()
+    if limit is None:
+        return None
+    return DayBudget(limit, wait=config.max_outage_seconds is None)
+
+
 def settlement(outcome, resumable: bool) -> str:
     """What an outcome makes of its event: counters.DELIVERED or counters.DEAD_LETTERED (both
     settled: recorded in a checkpoint), or counters.UNSENT (not recorded: a resume sends it).
     Unsent: a stop was requested while it waited; and, when a checkpoint keeps the run
-    resumable, an outage past --max_outage_minutes or a rejected key (fixed, then resumed).
+    resumable, an outage past --max_outage_minutes, a rejected key (fixed, then resumed) or the
+    day's request budget spent.
 
     >>> from transforms.delivery.http_delivery import Outcome
     >>> settlement(Outcome(True, 200, 1), False), settlement(Outcome(False, 400, 1), True)
@@ -287,7 +325,8 @@ def settlement(outcome, resumable: bool) -> str:
     """
     if outcome.delivered:
         return counters.DELIVERED
-    if outcome.stopped or (resumable and (outcome.outage_stopped or outcome.key_rejected)):
+    if outcome.stopped or (resumable and (outcome.outage_stopped or outcome.key_rejected
+                                          or outcome.budget_spent)):
         return counters.UNSENT
     return counters.DEAD_LETTERED
 
@@ -346,16 +385,26 @@ class InlineRequests:
 class InlinePreview:
     """Batch --preview: ToRequests' rule, then each request's preview_line(), inside the step
     before them (InlineRequests' add/drain); the lines come out joined in blocks
-    (transforms.outputs.jsonl_files.LineBlocks) for WriteJsonLines(joined=True). Counts previewed."""
+    (transforms.outputs.jsonl_files.LineBlocks) for WriteJsonLines(joined=True). Counts previewed.
 
-    def __init__(self, url: str, path: str):
-        self._url, self._path = url, path
+    `calls` (a destination's preview: event -> [(method, path, body)]) writes instead one line
+    per call the event goes into: {"method": "PUT", "url": ..., "path": ..., "body": {...}}."""
+
+    def __init__(self, url: str, path: str, calls=None):
+        self._url, self._path, self._calls = url, path, calls
         self._blocks = LineBlocks()
 
     def add(self, event: dict, count) -> tuple:
         count(counters.PREVIEWED)
-        block = self._blocks.add(preview_line(to_request(event, count), self._url, self._path))
-        return () if block is None else (block,)
+        request = to_request(event, count)
+        if self._calls is None:
+            lines = (preview_line(request, self._url, self._path),)
+        else:
+            base = self._url.rstrip("/")
+            lines = (dumps_compact({"method": method, "url": base + path, "path": path, "body": body})
+                     for method, path, body in self._calls(event))
+        blocks = [block for block in map(self._blocks.add, lines) if block is not None]
+        return tuple(blocks)
 
     def drain(self) -> tuple:
         block = self._blocks.drain()

@@ -15,7 +15,7 @@ userId and anonymousId are never rewritten.
 import bisect
 import math
 
-from transforms.stages.timestamps import event_instant
+from transforms.common.timestamps import event_instant
 
 
 def _as_account(value) -> str | None:

@@ -43,7 +43,7 @@ from apache_beam.transforms.window import GlobalWindow
 from transforms.stages.accounts import user_key
 from transforms.common.jsonio import pack, unpack
 from transforms.shuffle.packed_lookup import packed_buckets
-from transforms.stages.timestamps import event_instant
+from transforms.common.timestamps import event_instant
 
 FLUSH_EVERY = 500_000  # buffered links per bundle before they are sent on (~40 MB at most)
 

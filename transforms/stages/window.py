@@ -8,7 +8,7 @@
 (False, ['out_of_window', 'out_of_window'])
 
 An event's time is its `timestamp`, else (an event written by hand, an old export) the first of
-`originalTimestamp`, `receivedAt`, `sentAt` that parses (transforms.stages.timestamps). An event
+`originalTimestamp`, `receivedAt`, `sentAt` that parses (transforms.common.timestamps). An event
 with none of them cannot be shown to be inside the range: with --from or --to it is counted
 out_of_window, like the events outside.
 
@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 import apache_beam as beam
 
 from transforms.common import counters
-from transforms.stages.timestamps import event_instant
+from transforms.common.timestamps import event_instant
 
 LATE_ARRIVAL_DAYS = 1
 DAY_SECONDS = 86400

@@ -11,8 +11,18 @@ Everything else (read, parse, consent, routing, whitelist, dedupe, enrichment, b
 retries, rate, circuit breaker, dead letter, summary) is shared and names no destination.
 
 A request may carry several events: `max_events_per_request` bodies go into one request through
-`encode`, and `classify` turns the answer into one Verdict per event of the request, so a
-destination whose answer says which records failed settles each of them on its own.
+`encode`, and `classify` turns the answer into one verdict per event of the request, so a
+destination whose answer says which records failed settles each of them on its own. A verdict
+is a string, or (verdict, reason) when the answer gives that event its own reason (its record's
+error), which its dead-letter record then carries.
+
+`encode` returns the body's bytes (POST to the destination's URL) or a Call (method, path under
+the base URL, bytes). A destination whose events take several calls (a query, then an insert
+or an update) gives `deliver(bodies, sender) -> Delivery`: it makes its calls through the
+shared sender (sender.exchange: the same retries, rate, circuit breaker and key handling) and
+settles each event; without one, the bodies go in one request (sender.send_request).
+`with_settings(settings)` gives the destination as configured by its own flags (call types,
+field maps), `notes` what the start-up line should say about them.
 """
 from dataclasses import dataclass, field
 from typing import Callable
@@ -41,6 +51,34 @@ class KeyCheck:
     body: bytes
     valid_statuses: tuple = (400,)
     rejected_statuses: tuple = (401, 403)
+    path: str | None = None     # under the base URL; None: the destination's own path
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP call: 'PUT', '/v1.0/api/people', b'{"Email": ...}' (the path is under the base URL)."""
+    method: str
+    path: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What deliver() made of a batch: one Outcome (transforms.delivery.http_delivery) per
+    event, in order; one per HTTP call made (its attempts and ambiguous retries, for the
+    `requests` and `retries` counters); and counts of the destination's own (counter -> n)."""
+    outcomes: list
+    calls: list
+    counts: dict = field(default_factory=dict)
+
+
+def verdict_of(verdict) -> tuple:
+    """(verdict, reason or None) of what classify returned for one event.
+
+    >>> verdict_of("retry"), verdict_of(("rejected", "GSOBJ_1003: Employees must be a number"))
+    (('retry', None), ('rejected', 'GSOBJ_1003: Employees must be a number'))
+    """
+    return verdict if isinstance(verdict, tuple) else (verdict, None)
 
 
 def encode_single(bodies: list[str]) -> bytes:
@@ -78,11 +116,24 @@ class Destination:
     key_check: KeyCheck | None = None
     max_events_per_request: int = 1
     encode: Callable[[list[str]], bytes] = encode_single
-    classify: Callable[[int, str, int], list[str]] = classify_by_status
+    classify: Callable[[int, str, int], list] = classify_by_status
+    deliver: Callable | None = None   # (bodies, sender) -> Delivery; None: one request
+    retry_after: Callable[[int, str], float | None] | None = None  # (status, text) -> seconds,
+                                                                   # when no Retry-After header
+    preview: Callable | None = None   # event -> [(method, path, body)] the calls it goes into;
+                                      # None: one POST of the event to the URL
+    with_settings: Callable | None = None   # (self, settings) -> Destination as configured
+    notes: tuple = ()                       # lines for the start-up output
     regions: tuple = field(init=False)
 
     def __post_init__(self):
         object.__setattr__(self, "regions", tuple(self.base_urls))
+
+    def configured(self, settings) -> "Destination":
+        """This destination as its own flags (`settings`) make it; itself when it has none."""
+        if self.with_settings is None or settings is None:
+            return self
+        return self.with_settings(self, settings)
 
     def url(self, base: str) -> str:
         """'https://segment-esp.aptrinsic.com/' -> 'https://segment-esp.aptrinsic.com/rte/segmentio/v1/push'."""

@@ -1,0 +1,89 @@
+"""Calls per 1,000 events of `--destination gainsight-api` on a generated backfill, against the
+pattern of RudderStack's Gainsight destination (one call per identify and per track, three per
+group: query, insert or update, and the People link).
+
+    python -m bench.gainsight_api_calls --events 20000 [--batch_size 10000] [--seed S]
+
+Generates the archive (bench.generate), runs the job (in this process) against the sandbox's
+gainsight-api mode with tracks going to SegmentEvent__gc, and writes
+bench/results/gainsight-api-calls-<events>.json:
+
+    {"events": 20000, "sent": {"identify": ..., "group": ..., "track": ...},
+     "calls": 1234, "calls_per_1000_sent": 95.1, "rudderstack_pattern_calls": ...,
+     "rudderstack_calls_per_1000_sent": 1100.0, "days_of_quota_per_million_sent": {...}}
+
+The sandbox counts the calls it answers (its quota is set high so that none is refused; the
+job's --max_requests_per_minute is raised likewise: this measures calls, not time).
+"""
+import argparse
+import json
+from collections import Counter
+import tempfile
+from pathlib import Path
+
+from bench.generate import generate
+from pipeline.main import run
+from sandbox.process import SandboxProcess
+
+RESULTS = Path(__file__).resolve().parent / "results"
+KEY = "bench-gainsight-api-key"
+DAY_QUOTA = 50_000   # Gainsight's calls a day per tenant
+
+
+def measure(events: int, batch_size: int, seed: int, work: Path) -> dict:
+    manifest = generate(events, work / "data", seed=seed)
+    (work / "sandbox").mkdir()
+    with SandboxProcess(KEY, directory=work / "sandbox", destination="gainsight-api",
+                        api_options={"requests_per_minute": 10_000_000,
+                                     "requests_per_day": 10_000_000}) as sandbox:
+        code = run(["--input", manifest["input"], "--account_mapping", manifest["account_mapping"],
+                    "--track_whitelist", manifest["track_whitelist"],
+                    "--destination", "gainsight-api", "--gainsight_domain", sandbox.url,
+                    "--event_object", "SegmentEvent__gc", "--max_requests_per_minute", "100000",
+                    "--batch_size", str(batch_size), "--dead_letter", str(work / "dead-letter"),
+                    "--summary", str(work / "summary.json")], environ={"GAINSIGHT_ACCESS_KEY": KEY})
+        stats = sandbox.stats()
+    summary = json.loads((work / "summary.json").read_text())
+    reasons = Counter()
+    for path in work.glob("dead-letter*.jsonl"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if record["stage"] == "deliver":
+                reasons[record["reason"][:70]] += 1
+    sent = {kind: summary["by_type"][kind] for kind in ("identify", "group", "track")}
+    total = sum(sent.values())
+    calls = summary["requests"]
+    rudderstack = sent["identify"] + sent["track"] + 3 * sent["group"]
+    return {
+        "events": events, "batch_size": batch_size, "seed": seed, "exit_code": code,
+        "sent": sent, "delivered": summary["delivered"], "dead_lettered": summary["dead_lettered"],
+        "dead_lettered_at_delivery": dict(reasons.most_common()),
+        "calls": calls, "calls_answered_by_sandbox": stats["accepted"] + stats["bad_request"],
+        "calls_per_1000_sent": round(1000 * calls / total, 1),
+        "rudderstack_pattern_calls": rudderstack,
+        "rudderstack_calls_per_1000_sent": round(1000 * rudderstack / total, 1),
+        "days_of_quota_per_million_sent": {
+            "gainsight-api": round(1_000_000 * calls / total / DAY_QUOTA, 1),
+            "rudderstack_pattern": round(1_000_000 * rudderstack / total / DAY_QUOTA, 1)},
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.gainsight_api_calls", description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch_size", type=int, default=10_000,
+                        help="the job's --batch_size (its default for gainsight-api: 10000)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-gainsight-api-") as work:
+        result = measure(args.events, args.batch_size, args.seed, Path(work))
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"gainsight-api-calls-{args.events}-batch{args.batch_size}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"written: {path}")
+    return 0 if result["exit_code"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
