@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from sandbox.faults import FaultConfig
@@ -174,7 +175,8 @@ def _publish_all(lines, rate, outcomes, progress, expected):
         future.result(timeout=60)
 
 
-def _wait_for_outcomes(lines, rate, outcomes, progress, expected) -> bool:
+def _wait_for_outcomes(job, lines, rate, outcomes, progress, expected) -> str | None:
+    """Waits until every sample has its outcome; else why not."""
     deadline = time.monotonic() + OUTCOME_WAIT_SECONDS
     while time.monotonic() < deadline:
         outcomes.poll()
@@ -182,9 +184,11 @@ def _wait_for_outcomes(lines, rate, outcomes, progress, expected) -> bool:
         progress.show(progress_line(len(lines), len(lines), rate, outcomes.delivered,
                                     len(outcomes.dead), expected), force=done)
         if done:
-            return True
+            return None
+        if job.poll() is not None:
+            return f"the job ended on its own with exit code {job.returncode} (see {OUTPUT / 'job.log'})"
         time.sleep(PROGRESS_SECONDS)
-    return False
+    return f"not every sample had its outcome within {OUTCOME_WAIT_SECONDS} s of the last publish"
 
 
 def _stop_job(job) -> str:
@@ -199,17 +203,46 @@ def _stop_job(job) -> str:
     return stdout or ""
 
 
+def _fresh_output() -> Path:
+    """OUTPUT without a previous run's files; the sandbox's directory in it."""
+    sandbox_dir = OUTPUT / "sandbox"
+    sandbox_dir.mkdir(parents=True, exist_ok=True)
+    for stale in [OUTPUT / "dead-letter.jsonl", OUTPUT / "job.log", *sandbox_dir.iterdir()]:
+        stale.unlink(missing_ok=True)
+    return sandbox_dir
+
+
+def _create_topics(pubsub) -> None:
+    pubsub.create_topic(TOPIC)
+    pubsub.create_subscription(SUBSCRIPTION, TOPIC)
+    pubsub.create_topic(DEAD_TOPIC)
+    pubsub.create_subscription(DEAD_SUBSCRIPTION, DEAD_TOPIC)
+    print(f"topics: {TOPIC} -> {SUBSCRIPTION}; dead letters {DEAD_TOPIC} -> {DEAD_SUBSCRIPTION}",
+          flush=True)
+
+
+def _report(stdout: str, dead: list, received: list, received_path: Path, expected: dict,
+            found: list) -> int:
+    """Prints the job's summary, where the dead letters went and what the sandbox received;
+    the exit code."""
+    print(summary_table(stdout))
+    with (OUTPUT / "dead-letter.jsonl").open("w") as out:
+        out.writelines(json.dumps(record) + "\n" for record in dead)
+    stages = collections.Counter(record.get("stage") for record in dead)
+    print(f"dead letters: {len(dead)} records published to {DEAD_TOPIC}, read back through "
+          f"{DEAD_SUBSCRIPTION} into {OUTPUT / 'dead-letter.jsonl'} "
+          f"(by stage: {', '.join(f'{s} {n}' for s, n in sorted(stages.items())) or 'none'})")
+    print(f"received by the sandbox: {len(received)} messages in {received_path}")
+    found = found + problems(received, dead, expected, summary_table(stdout))
+    for problem in found:
+        print(f"demo: {problem}", file=sys.stderr)
+    return 1 if found else 0
+
+
 def run_stream_demo(rate: float) -> int:
     lines, expected = sample_lines(), expected_outcomes()
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    for stale in ("dead-letter.jsonl", "job.log"):
-        (OUTPUT / stale).unlink(missing_ok=True)
-    sandbox_dir = OUTPUT / "sandbox"
-    if sandbox_dir.exists():
-        for path in sandbox_dir.iterdir():
-            path.unlink()
-    sandbox_dir.mkdir(exist_ok=True)
-    key = str(__import__("uuid").uuid4())
+    sandbox_dir = _fresh_output()
+    key = str(uuid.uuid4())
     credential = destinations.get(destinations.DEFAULT).credential.env
     progress = _Progress()
     job = None
@@ -220,12 +253,7 @@ def run_stream_demo(rate: float) -> int:
         print(f"pubsub: {describe(pubsub)}" + (f" (pid {pubsub.process.pid})" if pubsub.kind == "emulator" else ""),
               flush=True)
         print(f"sandbox: {sandbox.url} (gainsight, 5% injected 503s)", flush=True)
-        pubsub.create_topic(TOPIC)
-        pubsub.create_subscription(SUBSCRIPTION, TOPIC)
-        pubsub.create_topic(DEAD_TOPIC)
-        pubsub.create_subscription(DEAD_SUBSCRIPTION, DEAD_TOPIC)
-        print(f"topics: {TOPIC} -> {SUBSCRIPTION}; dead letters {DEAD_TOPIC} -> {DEAD_SUBSCRIPTION}",
-              flush=True)
+        _create_topics(pubsub)
         os.environ["PUBSUB_EMULATOR_HOST"] = pubsub.host
         env = {**os.environ, credential: key}
         try:
@@ -237,12 +265,13 @@ def run_stream_demo(rate: float) -> int:
             outcomes = _Outcomes(pubsub, sandbox)
             print(f"publishing {len(lines)} sample events at {rate:g}/s", flush=True)
             _publish_all(lines, rate, outcomes, progress, expected)
-            if not _wait_for_outcomes(lines, rate, outcomes, progress, expected):
-                found.append(f"not every sample had its outcome within {OUTCOME_WAIT_SECONDS} s "
-                             "of the last publish")
-            time.sleep(2)  # a copy sent twice would have arrived by now
+            missing = _wait_for_outcomes(job, lines, rate, outcomes, progress, expected)
+            if missing is None:
+                time.sleep(2)  # a copy sent twice would have arrived by now
             progress.end()
-            print("stopping the job (every sample has its outcome)", flush=True)
+            print("stopping the job" + (f": {missing}" if missing else " (every sample has its outcome)"),
+                  flush=True)
+            found += [missing] if missing else []
             stdout = _stop_job(job)
             outcomes.poll()
         except KeyboardInterrupt:
@@ -257,18 +286,7 @@ def run_stream_demo(rate: float) -> int:
                 job.kill()
                 job.wait()
         received = sandbox.received()
-    print(summary_table(stdout))
-    with (OUTPUT / "dead-letter.jsonl").open("w") as out:
-        out.writelines(json.dumps(record) + "\n" for record in outcomes.dead)
-    stages = collections.Counter(record.get("stage") for record in outcomes.dead)
-    print(f"dead letters: {len(outcomes.dead)} records published to {DEAD_TOPIC}, read back through "
-          f"{DEAD_SUBSCRIPTION} into {OUTPUT / 'dead-letter.jsonl'} "
-          f"(by stage: {', '.join(f'{s} {n}' for s, n in sorted(stages.items())) or 'none'})")
-    print(f"received by the sandbox: {len(received)} messages in {sandbox.record_path}")
-    found += problems(received, outcomes.dead, expected, summary_table(stdout))
-    for problem in found:
-        print(f"demo: {problem}", file=sys.stderr)
-    return 1 if found else 0
+    return _report(stdout, outcomes.dead, received, sandbox.record_path, expected, found)
 
 
 def main(argv: list[str]) -> int:

@@ -24,6 +24,10 @@ settings.register_profile("segment-to-gainsight", deadline=None, suppress_health
 settings.load_profile("segment-to-gainsight")
 
 
+def pytest_report_header():
+    return pubsub_service.header()
+
+
 def pytest_terminal_summary(terminalreporter, config):
     pubsub_service.report(terminalreporter, config)
 

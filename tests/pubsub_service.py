@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from sandbox.pubsub_emulator import describe, start_pubsub
+from sandbox.pubsub_emulator import describe, emulator_path, start_pubsub
 
 PROJECT = "demo-project"  # Pub/Sub wants project ids of 6 to 30 characters
 _USED = pytest.StashKey[str]()
@@ -65,6 +65,14 @@ def emulator_only(topics: Topics) -> None:
     if topics.pubsub.kind != "emulator":
         pytest.skip("needs Google's Pub/Sub emulator (the stand-in has no seek, and its "
                     "leases are its author's idea of Pub/Sub's)")
+
+
+def header() -> str:
+    """The run's header line (without -q): which Pub/Sub the streaming tests will start."""
+    path = emulator_path()
+    if path:
+        return f"pubsub: the streaming tests use Google's Pub/Sub emulator ({path})"
+    return "pubsub: the streaming tests use the in-memory stand-in (sandbox/pubsub.py)"
 
 
 def report(terminalreporter, config) -> None:

@@ -18,14 +18,15 @@ def test_streaming_delivers_each_event_once_with_its_account(pubsub_topics, sand
                  "timestamp": "2024-11-01T10:05:00Z"}
         publish(pubsub_topics.topic, [identify])
         wait_for(lambda: len(sandbox.received()) == 1, what="the identify")
-        publish(pubsub_topics.topic, [track, track,                                                # redelivered copy
-                 {"type": "track", "userId": "u2", "messageId": "s-t2", "event": "Signed Up",
-                  "integrations": {"Gainsight": False}},                       # opted out
-                 {"type": "track", "userId": "u2", "messageId": "s-t3", "event": "Dashboard Viewed"},  # filtered
-                 {"type": "page", "userId": "u2", "messageId": "s-p1"},         # unsupported
-                 {"type": "page", "userId": "u2", "messageId": "s-p1"},         # its copy: unsupported too
-                 b'{"type": "track", "userId": ',                               # invalid
-                 {"type": "group", "userId": "u3", "messageId": "s-g1", "groupId": "ACC-3"}])
+        publish(pubsub_topics.topic, [
+            track, track,                                                               # redelivered copy
+            {"type": "track", "userId": "u2", "messageId": "s-t2", "event": "Signed Up",
+             "integrations": {"Gainsight": False}},                                       # opted out
+            {"type": "track", "userId": "u2", "messageId": "s-t3", "event": "Dashboard Viewed"},  # filtered
+            {"type": "page", "userId": "u2", "messageId": "s-p1"},                          # unsupported
+            {"type": "page", "userId": "u2", "messageId": "s-p1"},                          # its copy too
+            b'{"type": "track", "userId": ',                                                # invalid
+            {"type": "group", "userId": "u3", "messageId": "s-g1", "groupId": "ACC-3"}])
         wait_for(lambda: len(sandbox.received()) >= 3, what="the track and the group")
         wait_for(lambda: len(dead_letters.read()) >= 1, what="the dead letter")
         time.sleep(3)  # anything sent twice would have arrived by now
@@ -50,7 +51,8 @@ def test_streaming_waits_out_an_outage_and_dead_letters_nothing(pubsub_topics, s
     sandbox = start_sandbox()
     job = start_job(pubsub_topics, sandbox)
     try:
-        publish(pubsub_topics.topic, [{"type": "identify", "userId": "u1", "messageId": "o-i1", "traits": {"accountId": "ACC-1"}}])
+        publish(pubsub_topics.topic,
+                [{"type": "identify", "userId": "u1", "messageId": "o-i1", "traits": {"accountId": "ACC-1"}}])
         wait_for(lambda: len(sandbox.received()) == 1, what="the first event")
         sandbox.set_faults(outage_after_seconds=0, outage_seconds=15)   # down from now, for 15 s
         tracks = [{"type": "track", "userId": "u1", "messageId": f"o-t{n}", "event": "Signed Up"}
