@@ -14,15 +14,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from google.cloud import pubsub_v1
 
 from bench.generate import generate
 from sandbox.faults import FaultConfig
 from sandbox.process import SandboxProcess
-from sandbox.pubsub import PubSubStandIn
 from tests.conftest import ACCESS_KEY
 from tests.e2e.cli import ROOT, read_jsonl, run_cli, write_jsonl
-from tests.e2e.test_streaming import SUBSCRIPTION, TOPIC, _default_sigint, stop_job, wait_for
+from tests.e2e.streaming import _default_sigint, publish, stop_job, wait_for
+from tests.pubsub_service import PROJECT
 
 API_KEY = "e2e-gainsight-api-key-4c1d9a"
 SAMPLES = ROOT / "samples"
@@ -321,31 +320,28 @@ def test_an_outage_after_the_key_check_is_waited_out_and_every_record_arrives(tm
     assert not [r for r in result.dead_letters if r["stage"] == "deliver" and "without an email" not in r["reason"]]
 
 
-def test_a_stream_batches_within_the_buffering_time_and_writes_each_record(tmp_path, monkeypatch):
-    with PubSubStandIn() as standin, api_sandbox(tmp_path / "sandbox") as sandbox:
-        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", standin.host)
-        standin.create_topic(TOPIC)
-        standin.create_subscription(SUBSCRIPTION, TOPIC)
-        env = {**os.environ, "PUBSUB_EMULATOR_HOST": standin.host, "GAINSIGHT_ACCESS_KEY": API_KEY}
+def test_a_stream_batches_within_the_buffering_time_and_writes_each_record(tmp_path, pubsub_topics):
+    with api_sandbox(tmp_path / "sandbox") as sandbox:
+        env = {**os.environ, "PUBSUB_EMULATOR_HOST": pubsub_topics.host, "GAINSIGHT_ACCESS_KEY": API_KEY}
         job = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "--input_subscription", SUBSCRIPTION, "--project", "demo-project",
+            [sys.executable, "-m", "pipeline", "--input_subscription", pubsub_topics.subscription,
+             "--project", PROJECT,
              "--destination", "gainsight-api", "--gainsight_domain", sandbox.url, "--event_object",
              "SegmentEvent__gc", "--max_buffering_seconds", "1", "--max_requests_per_minute", "6000",
              "--dead_letter", str(tmp_path / "dead-letter" / "")],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             preexec_fn=_default_sigint)
-        publisher = pubsub_v1.PublisherClient()
         try:
-            publisher.publish(TOPIC, json.dumps(
+            publish(pubsub_topics.topic, [
                 {"type": "identify", "userId": "u1", "messageId": "s-i1", "timestamp": "2024-11-01T10:00:00Z",
-                 "traits": {"email": "ann@hooli.example", "firstName": "Ann"}}).encode()).result(timeout=10)
+                 "traits": {"email": "ann@hooli.example", "firstName": "Ann"}}])
             wait_for(lambda: sandbox.records()["people"], what="the person")
-            for event in ({"type": "group", "userId": "u1", "messageId": "s-g1", "groupId": "ACC-1",
-                           "timestamp": "2024-11-01T10:01:00Z", "traits": {"name": "Hooli"},
-                           "context": {"traits": {"email": "ann@hooli.example"}}},
-                          {"type": "track", "userId": "u1", "messageId": "s-t1", "event": "Signed Up",
-                           "timestamp": "2024-11-01T10:02:00Z"}):
-                publisher.publish(TOPIC, json.dumps(event).encode()).result(timeout=10)
+            publish(pubsub_topics.topic, [
+                {"type": "group", "userId": "u1", "messageId": "s-g1", "groupId": "ACC-1",
+                 "timestamp": "2024-11-01T10:01:00Z", "traits": {"name": "Hooli"},
+                 "context": {"traits": {"email": "ann@hooli.example"}}},
+                {"type": "track", "userId": "u1", "messageId": "s-t1", "event": "Signed Up",
+                 "timestamp": "2024-11-01T10:02:00Z"}])
             wait_for(lambda: sandbox.records()["objects"]["SegmentEvent__gc"]
                      and sandbox.records()["people"][0]["companies"], what="the company, the link and the row")
             time.sleep(2)   # anything sent twice would have arrived by now
