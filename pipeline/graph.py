@@ -81,18 +81,20 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
                     | "Whitelist" >> FilterWhitelist(config.track_whitelist)
                     | "Dedupe" >> DedupeByMessageId(config.dedupe_window_hours))
         links = None
-    else:  # Read's Lines, Parse, Consent, BufferLinks, RouteByCallType, Whitelist, KeyByUser: one step
+    else:  # Read's Lines, Parse, [Window], Consent, [DestinationFilters], BufferLinks,
+        # RouteByCallType, Whitelist, KeyByUser: one step
         steps = (config.integration_names, destination.call_types, config.track_whitelist)
-        travel = {"user_buckets": config.user_buckets, "spill_dir": config.spill_dir,
-                  "window": config.window, "filters_text": config.destination_filters}
+        # how the events travel to the per-user step, and the optional per-event steps
+        fused = {"user_buckets": config.user_buckets, "spill_dir": config.spill_dir,
+                 "window": config.window, "filters_text": config.destination_filters}
         if reader is None:
             lines = {tags.DEAD_LETTER: None}   # read damage goes with Parse's dead letters
             parsed = sendable = (pipeline
                                  | "Read" >> MatchSegmentFiles(config.inputs, config.window)
-                                 | "ReadToUser" >> ParseToUser(*steps, read_files=True, **travel))
+                                 | "ReadToUser" >> ParseToUser(*steps, read_files=True, **fused))
         else:
             lines = pipeline | "Read" >> reader
-            parsed = sendable = lines[tags.MAIN] | "ParseToUser" >> ParseToUser(*steps, **travel)
+            parsed = sendable = lines[tags.MAIN] | "ParseToUser" >> ParseToUser(*steps, **fused)
         links = parsed[LINKS] | "LinkIdentities" >> LinkIdentities(buffered=True)
     attached = sendable | "AttachAccountId" >> AttachAccountId(
         config.account_mapping, streaming, config.account_mapping_refresh_minutes, links=links,

@@ -9,9 +9,10 @@ It does, event by event and in this order, what Read's Lines (for a backfill fro
 Window (--from / --to), Consent, DestinationFilters, the batch LinkIdentities branch
 (BufferLinks), RouteByCallType, Whitelist and AttachAccountId/KeyByUser do as separate steps, by
 calling the same plain functions and counting the same counters: read_lines, parse_sourced,
-window_check, consent_check, filter_check, LinkBuffer, route_check, whitelist_check, UserKeyer. Why: Beam's local runner hands every element
-from one DoFn to the next through several layers of its own per-element code (output handler,
-receivers, counters, state sampler), which cost more than most of the steps themselves.
+window_check, consent_check, filter_check, LinkBuffer, route_check, whitelist_check, UserKeyer.
+Why: Beam's local runner hands every element from one DoFn to the next through several layers
+of its own per-element code (output handler, receivers, counters, state sampler), which cost
+more than most of the steps themselves.
 
 Streaming keeps the separate steps: their labels are what Dataflow's `--update` matches, and
 their state (LinkIdentities, Dedupe, AttachAccountId) lives between them.

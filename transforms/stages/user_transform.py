@@ -7,7 +7,8 @@ be sent (after AttachAccountId, so it sees the accountId).
         event.get("traits", {}).pop("email", None)
         return event                   # sent as returned
 
->>> spec = TransformSpec("def f(event):\\n    return None if event['n'] > 1 else dict(event, seen=True)\\n", "t.py", "f")
+>>> source = "def f(event):\\n    return None if event['n'] > 1 else dict(event, seen=True)\\n"
+>>> spec = TransformSpec(source, "t.py", "f")
 >>> f = load_function(spec)
 >>> [apply_transform(f, {"type": "track", "messageId": "m", "n": n}) for n in (1, 2)]
 [({'type': 'track', 'messageId': 'm', 'n': 1, 'seen': True}, None), (None, None)]

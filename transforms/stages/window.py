@@ -2,8 +2,8 @@
 
 >>> window = Window.parse("2024-11-01T00:00:00Z", "2024-11-02")
 >>> passes, counted = window_check(window), []
->>> passes({"timestamp": "2024-11-01T23:59:59.999Z"}, counted.append), passes({"timestamp": "2024-11-02T00:00:00Z"}, counted.append)
-(True, False)
+>>> [passes({"timestamp": at}, counted.append) for at in ("2024-11-01T23:59:59.999Z", "2024-11-02T00:00:00Z")]
+[True, False]
 >>> passes({"type": "track"}, counted.append), counted
 (False, ['out_of_window', 'out_of_window'])
 
@@ -79,7 +79,8 @@ class Window:
         [start, end + LATE_ARRIVAL_DAYS); True for every other path.
 
         >>> w = Window.parse("2024-11-02", "2024-11-03")
-        >>> [w.reads_folder(f"b/segment-logs/S/{day}/f.gz") for day in (1730419200000, 1730505600000, 1730592000000, 1730678400000)]
+        >>> days = (1730419200000, 1730505600000, 1730592000000, 1730678400000)   # Nov 1 to 4
+        >>> [w.reads_folder(f"b/segment-logs/S/{day}/f.gz") for day in days]
         [False, True, True, False]
         >>> w.reads_folder("exports/events.jsonl")
         True
