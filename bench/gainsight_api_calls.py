@@ -3,6 +3,7 @@ pattern of RudderStack's Gainsight destination (one call per identify and per tr
 group: query, insert or update, and the People link).
 
     python -m bench.gainsight_api_calls --events 20000 [--batch_size 10000] [--seed S]
+    python -m bench.gainsight_api_calls --events 6000 --paced     # Gainsight's limits, the job's defaults
 
 Generates the archive (bench.generate), runs the job (in this process) against the sandbox's
 gainsight-api mode with tracks going to SegmentEvent__gc, and writes
@@ -13,12 +14,16 @@ bench/results/gainsight-api-calls-<events>.json:
      "rudderstack_calls_per_1000_sent": 1100.0, "days_of_quota_per_million_sent": {...}}
 
 The sandbox counts the calls it answers (its quota is set high so that none is refused; the
-job's --max_requests_per_minute is raised likewise: this measures calls, not time).
+job's --max_requests_per_minute is raised likewise: this measures calls, not time). With
+--paced, the sandbox enforces Gainsight's 100 calls a minute and the job runs with its default
+cap (90 a minute): the result adds the most calls the sandbox saw in one wall-clock minute, the
+calls it refused (429), and the run's seconds.
 """
 import argparse
 import json
 from collections import Counter
 import tempfile
+import time
 from pathlib import Path
 
 from bench.generate import generate
@@ -30,19 +35,22 @@ KEY = "bench-gainsight-api-key"
 DAY_QUOTA = 50_000   # Gainsight's calls a day per tenant
 
 
-def measure(events: int, batch_size: int, seed: int, work: Path) -> dict:
+def measure(events: int, batch_size: int, seed: int, work: Path, paced: bool = False) -> dict:
     manifest = generate(events, work / "data", seed=seed)
     (work / "sandbox").mkdir()
+    limits = {"requests_per_minute": 100 if paced else 10_000_000, "requests_per_day": 10_000_000}
+    cap = [] if paced else ["--max_requests_per_minute", "100000"]
+    started = time.monotonic()
     with SandboxProcess(KEY, directory=work / "sandbox", destination="gainsight-api",
-                        api_options={"requests_per_minute": 10_000_000,
-                                     "requests_per_day": 10_000_000}) as sandbox:
+                        api_options=limits) as sandbox:
         code = run(["--input", manifest["input"], "--account_mapping", manifest["account_mapping"],
                     "--track_whitelist", manifest["track_whitelist"],
                     "--destination", "gainsight-api", "--gainsight_domain", sandbox.url,
-                    "--event_object", "SegmentEvent__gc", "--max_requests_per_minute", "100000",
+                    "--event_object", "SegmentEvent__gc", *cap,
                     "--batch_size", str(batch_size), "--dead_letter", str(work / "dead-letter"),
                     "--summary", str(work / "summary.json")], environ={"GAINSIGHT_ACCESS_KEY": KEY})
         stats = sandbox.stats()
+    seconds = time.monotonic() - started
     summary = json.loads((work / "summary.json").read_text())
     reasons = Counter()
     for path in work.glob("dead-letter*.jsonl"):
@@ -56,6 +64,9 @@ def measure(events: int, batch_size: int, seed: int, work: Path) -> dict:
     rudderstack = sent["identify"] + sent["track"] + 3 * sent["group"]
     return {
         "events": events, "batch_size": batch_size, "seed": seed, "exit_code": code,
+        "paced": paced, "seconds": round(seconds, 1),
+        "sandbox_max_calls_in_a_minute": stats["quota"]["max_calls_in_a_minute"],
+        "sandbox_rate_limited": stats["quota"]["rate_limited"],
         "sent": sent, "delivered": summary["delivered"], "dead_lettered": summary["dead_lettered"],
         "dead_lettered_at_delivery": dict(reasons.most_common()),
         "calls": calls, "calls_answered_by_sandbox": stats["accepted"] + stats["bad_request"],
@@ -74,11 +85,14 @@ def main(argv=None) -> int:
     parser.add_argument("--batch_size", type=int, default=10_000,
                         help="the job's --batch_size (its default for gainsight-api: 10000)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--paced", action="store_true",
+                        help="Gainsight's 100 calls a minute at the sandbox, the job's default cap")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-gainsight-api-") as work:
-        result = measure(args.events, args.batch_size, args.seed, Path(work))
+        result = measure(args.events, args.batch_size, args.seed, Path(work), args.paced)
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"gainsight-api-calls-{args.events}-batch{args.batch_size}.json"
+    paced = "-paced" if args.paced else ""
+    path = RESULTS / f"gainsight-api-calls-{args.events}-batch{args.batch_size}{paced}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"written: {path}")
