@@ -32,7 +32,7 @@ def test_help_is_the_jobs_own_and_short():
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: segment-to-gainsight ")
     assert done.stdout.index("--input") < done.stdout.index("--help_beam")
-    assert len(done.stdout.splitlines()) < 250  # Beam's own help is over 900 lines
+    assert len(done.stdout.splitlines()) < 400  # about 60 flags of its own; Beam's own help is over 900 lines
 
 
 def test_the_command_runs_the_job():
