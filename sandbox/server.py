@@ -305,19 +305,28 @@ async def receive_event(request: web.Request) -> web.Response:
         stats.in_flight -= 1
 
 
+async def _outage_and_latency(request: web.Request, sandbox: Sandbox, arrival_second: int,
+                              unavailable) -> web.Response | None:
+    """During an outage window, its answer (`unavailable()`, a 503, or a dropped connection),
+    counted; else None, after the injected latency."""
+    outage = sandbox.outage_answer()
+    if outage is not None:
+        sandbox.stats.arrivals_per_second[arrival_second] += 1
+        sandbox.stats.outage[outage] += 1
+        return unavailable() if outage == "503" else _drop_connection(request)
+    if sandbox.faults.latency_ms:
+        await asyncio.sleep(sandbox.faults.latency_ms / 1000)
+    return None
+
+
 async def _answer_event(
     request: web.Request, sandbox: Sandbox, arrival_second: int
 ) -> web.Response:
     stats, faults = sandbox.stats, sandbox.faults
-    outage = sandbox.outage_answer()
-    if outage is not None:
-        stats.arrivals_per_second[arrival_second] += 1
-        stats.outage[outage] += 1
-        if outage == "503":
-            return _error(503, "outage: service unavailable")
-        return _drop_connection(request)
-    if faults.latency_ms:
-        await asyncio.sleep(faults.latency_ms / 1000)
+    down = await _outage_and_latency(request, sandbox, arrival_second,
+                                     lambda: _error(503, "outage: service unavailable"))
+    if down is not None:
+        return down
     problem = sandbox.credential_problem(request.headers)
     if problem:
         stats.unauthorized += 1
@@ -377,15 +386,10 @@ async def _answer_api_call(request: web.Request, sandbox: Sandbox,
                            arrival_second: int) -> web.Response:
     """The outage window, latency, auth, the quota, the injected faults, then the call itself."""
     stats, faults = sandbox.stats, sandbox.faults
-    outage = sandbox.outage_answer()
-    if outage is not None:
-        stats.arrivals_per_second[arrival_second] += 1
-        stats.outage[outage] += 1
-        if outage == "503":
-            return _api_answer(503, False, code="GS_503", desc="outage: service unavailable")
-        return _drop_connection(request)
-    if faults.latency_ms:
-        await asyncio.sleep(faults.latency_ms / 1000)
+    down = await _outage_and_latency(request, sandbox, arrival_second, lambda: _api_answer(
+        503, False, code="GS_503", desc="outage: service unavailable"))
+    if down is not None:
+        return down
     problem = sandbox.credential_problem(request.headers)
     if problem:
         stats.unauthorized += 1

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import apache_beam as beam
 
 from transforms.common import counters
-from transforms.stages.fql import FqlError, compile_fql, js_json
+from transforms.stages.fql import FqlError, compile_fql, js_json, value_at
 
 SAMPLE, DROP, DROP_PROPERTIES, ALLOW_PROPERTIES = "SAMPLE", "DROP", "DROP_PROPERTIES", "ALLOW_PROPERTIES"
 ACTION_ORDER = (SAMPLE, DROP, DROP_PROPERTIES, ALLOW_PROPERTIES)
@@ -171,7 +171,7 @@ def keeps(event: dict, action: Action) -> bool:
         return False
     if action.percent >= 1:
         return True
-    return sample_fraction(_get(event, action.path)) < action.percent
+    return sample_fraction(value_at(event, action.path)) < action.percent
 
 
 def sample_fraction(value) -> float:
@@ -192,17 +192,6 @@ def sample_fraction(value) -> float:
         significand = ((significand << leading_zeros) & _MASK64) | (
             int.from_bytes(digest[8:16], "big") >> (64 - leading_zeros))
     return math.ldexp(float(significand | 1), exponent)
-
-
-def _get(value, path: tuple):
-    for key in path:
-        if isinstance(value, dict):
-            value = value.get(key)
-        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
-            value = value[int(key)]
-        else:
-            return None
-    return value
 
 
 def _own(value, fresh: set):
@@ -241,7 +230,7 @@ def _owned_target(event: dict, path: tuple, fresh: set):
 
 def _filter_properties(event: dict, action: Action, fresh: set) -> None:
     for path, keys in action.fields:
-        if path and not isinstance(_get(event, path), (dict, list)):
+        if path and not isinstance(value_at(event, path), (dict, list)):
             continue   # nothing to act on: nothing is copied
         target = _owned_target(event, path, fresh) if path else event
         for obj in (target if isinstance(target, list) else (target,)):

@@ -349,22 +349,28 @@ FUNCTIONS = {
 # ---------------------------------------------------------------------------------------------
 # Parser: tokens -> a closure event -> value.
 
+def value_at(value, path: tuple):
+    """The value at a path of keys (a list's index as digits), None where there is none.
+
+    >>> value_at({"a": {"b": [1, {"c": 2}]}}, ("a", "b", "1", "c")), value_at({"a": 1}, ("a", "b"))
+    (2, None)
+    """
+    for key in path:
+        if isinstance(value, dict):
+            value = value.get(key)
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return None
+    return value
+
+
 def _path_getter(segments: tuple):
     if len(segments) == 1:
         key = segments[0]
         return lambda event: event.get(key) if isinstance(event, dict) else None
 
-    def get(event):
-        value = event
-        for key in segments:
-            if isinstance(value, dict):
-                value = value.get(key)
-            elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
-                value = value[int(key)]
-            else:
-                return None
-        return value
-    return get
+    return lambda event: value_at(event, segments)
 
 
 class _Constant:

@@ -30,8 +30,8 @@ from dataclasses import dataclass, replace
 from transforms.common import counters
 from transforms.common.jsonio import dumps_compact, loads_event
 from transforms.common.timestamps import event_instant
-from transforms.delivery.destinations.base import (DELIVERED, KEY_REJECTED, REJECTED, RETRY, Call,
-                                                   Credential, Delivery, Destination, KeyCheck)
+from transforms.delivery.destinations.base import (REJECTED, Call, Credential, Delivery, Destination,
+                                                   KeyCheck, classify_by_status)
 
 PEOPLE_PATH = "/v1.0/api/people"
 OBJECTS_PATH = "/v1/data/objects/"
@@ -284,15 +284,9 @@ def classify(status: int, text: str, events: int) -> list:
     >>> classify(429, '{"result": false, "errorCode": "GU_2400"}', 1), classify(403, "", 1)
     (['retry'], ['key_rejected'])
     """
-    if 200 <= status < 300:
-        verdict = DELIVERED if read_envelope(text).get("result") is True else REJECTED
-    elif status in (401, 403):
-        verdict = KEY_REJECTED
-    elif status == 429 or 500 <= status <= 599:
-        verdict = RETRY
-    else:
-        verdict = REJECTED
-    return [verdict] * events
+    if 200 <= status < 300 and read_envelope(text).get("result") is not True:
+        return [REJECTED] * events
+    return classify_by_status(status, text, events)
 
 
 def until_next_minute(status: int, text: str, clock=time.time) -> float | None:
