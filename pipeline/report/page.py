@@ -23,6 +23,8 @@ LABELS = {
     "already_settled": "Already settled by an earlier run (--checkpoint)",
     "delivered": "Delivered", "dead_lettered": "Dead-lettered", "previewed": "Previewed (not sent)",
     "unsent": "Unsent (a resume sends them)",
+    "out_of_window": "Outside --from / --to", "dropped_by_filter": "Dropped by a destination filter",
+    "dropped_by_transform": "Dropped by --transform",
 }
 ANSWER_LABELS = {"2xx": "2xx accepted", "429": "429 too many requests", "5xx": "5xx server error",
                  "timeout": "timeout", "connection_error": "connection error"}
