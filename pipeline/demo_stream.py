@@ -65,7 +65,9 @@ def expected_outcomes(root: Path = SAMPLES) -> dict:
 
 def progress_line(published: int, total: int, rate: float, delivered: int, dead: int,
                   expected: dict) -> str:
-    """>>> progress_line(180, 413, 40.0, 97, 9, {"delivered": 218, "dead_lettered": 20})
+    """The line the demo prints as it publishes.
+
+    >>> progress_line(180, 413, 40.0, 97, 9, {"delivered": 218, "dead_lettered": 20})
     'stream: published 180/413 (40/s)  delivered 97/218  dead letters 9/20'
     """
     return (f"stream: published {published}/{total} ({rate:g}/s)  "
