@@ -18,6 +18,7 @@ import json
 import re
 
 from transforms.common import counters
+from transforms.delivery.http_delivery import redact
 
 # Outcomes where an event's path ends at the sink; every other outcome is a way it left before.
 END_OUTCOMES = (counters.DELIVERED, counters.DEAD_LETTERED, counters.UNSENT, counters.PREVIEWED)
@@ -136,7 +137,7 @@ def dead_letter_groups(lines, secrets=()) -> list[dict]:
         try:
             record = json.loads(line)
             key = (str(record.get("stage", "?")),
-                   reason_group(_redacted(str(record.get("reason", "")), secrets)))
+                   reason_group(redact(str(record.get("reason", "")), secrets)))
         except (ValueError, AttributeError):
             key = ("?", "(unreadable dead-letter line)")
         if key not in groups and len(groups) >= MAX_REASONS:
@@ -144,19 +145,12 @@ def dead_letter_groups(lines, secrets=()) -> list[dict]:
         group = groups.setdefault(key, {"stage": key[0], "reason": key[1], "count": 0, "samples": []})
         group["count"] += 1
         if len(group["samples"]) < SAMPLES_PER_REASON:
-            group["samples"].append(_redacted(_cut(line), secrets))
+            group["samples"].append(_cut(redact(line, secrets)))  # redacted whole: a cut may split a key
     return sorted(groups.values(), key=lambda group: -group["count"])
 
 
 def _cut(text: str) -> str:
     return text if len(text) <= SAMPLE_CHARS else text[:SAMPLE_CHARS] + " …"
-
-
-def _redacted(text: str, secrets) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 def report_data(summary: dict, run: dict, tally: dict | None, dead_letters: list,

@@ -8,7 +8,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.main import EXIT_REPORT_FAILED, _report
 from pipeline.options import ConfigError, resolve_config
-from pipeline.report.data import funnel, report_data, timeline
+from pipeline.report.data import SAMPLE_CHARS, dead_letter_groups, funnel, report_data, timeline
 from pipeline.report.output import build_page
 from pipeline.report.page import render
 from pipeline.summary import build_summary
@@ -75,6 +75,13 @@ def test_the_key_is_in_no_part_of_the_page(tmp_path):
     page = build_page(SUMMARY, config, {"started": 1.0, "flags": ["--access_key_secret", ACCESS_KEY]}, None)
     assert ACCESS_KEY not in page
     assert 'data-dead-letter-count="1"' in page and "echoed ***" in page
+
+
+def test_a_key_that_a_sample_is_cut_across_leaves_nothing_of_itself():
+    head = '{"stage": "deliver", "reason": "HTTP 400", "raw": "'
+    record = head + "x" * (SAMPLE_CHARS - 10 - len(head)) + ACCESS_KEY + '"}'   # the cut falls inside the key
+    (group,) = dead_letter_groups([record], (ACCESS_KEY,))
+    assert ACCESS_KEY[:10] not in group["samples"][0]
 
 
 def test_a_directory_gets_report_html(tmp_path):
