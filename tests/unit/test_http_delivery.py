@@ -166,3 +166,35 @@ def test_rate_limiter_paces_calls_on_its_clock():
                                             ("Wed, 21 Oct 2015 07:28:10 GMT", 10.0)])
 def test_parse_retry_after(value, seconds):
     assert parse_retry_after(value, now=1445412480.0) == seconds
+
+
+def test_an_answer_that_quotes_the_key_where_the_reason_is_cut_shows_none_of_it():
+    """A receiver (a real HTTP server on loopback) that echoes the key so that the reason's cut
+    (MAX_REASON_CHARS) falls inside it: the reason holds *** and no part of the key."""
+    import http.server
+    import threading
+
+    from transforms.delivery.http_delivery import MAX_REASON_CHARS
+
+    class EchoesTheKey(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802  (http.server's name)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = ("x" * (MAX_REASON_CHARS - 10) + " " + self.headers["accessKey"]).encode()
+            self.send_response(400)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EchoesTheKey)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sender, _ = sender_for(f"http://127.0.0.1:{server.server_port}")
+        outcome = sender.send(BODY)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert outcome.status == 400 and "***" in outcome.reason
+    assert ACCESS_KEY[:8] not in outcome.reason

@@ -415,12 +415,13 @@ class RequestSender:
         return min(retry_after, self._policy.max_retry_after_seconds)
 
     def _describe(self, response) -> str:
-        text = " ".join(response.text.split())[:MAX_REASON_CHARS]
+        # redacted whole, then cut: a cut across the key would leave part of it
+        text = redact(" ".join(response.text.split()), self._secrets)[:MAX_REASON_CHARS]
         reason = f"HTTP {response.status_code}: {text}" if text else f"HTTP {response.status_code}"
         if response.status_code in AUTH_STATUSES:
             reason += (f" (the endpoint rejected the key: check "
                        f"{self._destination.credential.flag})")
-        return redact(reason, self._secrets)
+        return reason
 
 
 class _KeyRejected(Exception):
