@@ -16,13 +16,19 @@ from tests.pubsub_service import PROJECT
 WAIT_SECONDS = 120
 
 
-def wait_for(condition, seconds=WAIT_SECONDS, what="condition"):
+def wait_for(condition, seconds=WAIT_SECONDS, what="condition", job=None):
+    """Polls `condition` until it holds. With `job` (a start_job process): fails at once when the
+    job has ended, and on a timeout stops it; either failure carries what the job printed."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
             return
+        if job is not None and job.poll() is not None:
+            raise AssertionError(f"the job ended (exit {job.returncode}) before {what}\n"
+                                 + job_output(*stop_job(job)))
         time.sleep(0.5)
-    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+    printed = "" if job is None else "\n" + job_output(*stop_job(job))
+    raise AssertionError(f"timed out after {seconds}s waiting for {what}{printed}")
 
 
 def start_job(topics, sandbox, *extra):
@@ -43,13 +49,16 @@ def _default_sigint():
 
 
 def stop_job(job, stop_signal=signal.SIGINT):
-    """Stops the job as a user would; (stdout, stderr)."""
-    job.send_signal(stop_signal)
-    try:
-        return job.communicate(timeout=180)
-    except subprocess.TimeoutExpired:
-        job.kill()
-        return job.communicate()
+    """Stops the job as a user would; (stdout, stderr). Stopping it again answers the same."""
+    if getattr(job, "printed", None) is None:
+        if job.poll() is None:
+            job.send_signal(stop_signal)
+        try:
+            job.printed = job.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            job.kill()
+            job.printed = job.communicate()
+    return job.printed
 
 
 def publish(topic, events):

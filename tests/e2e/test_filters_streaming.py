@@ -40,7 +40,7 @@ def test_streaming_applies_window_filters_and_transform(pubsub_topics, sandbox, 
             {"type": "track", "userId": "u1", "messageId": "s-old", "event": "Signed Up",
              "timestamp": "2024-10-31T23:59:59Z"},                                        # out of window
         ])
-        wait_for(lambda: len(sandbox.received()) == 1, what="the identify")
+        wait_for(lambda: len(sandbox.received()) == 1, what="the identify", job=job)
         publish(pubsub_topics.topic, [
             {"type": "track", "userId": "u1", "messageId": "s-t1", "event": "Order Completed",
              "timestamp": "2024-11-01T10:05:00Z"},
@@ -50,7 +50,7 @@ def test_streaming_applies_window_filters_and_transform(pubsub_topics, sandbox, 
              "timestamp": "2024-11-01T10:07:00Z", "properties": {"explode": True}},
         ])
         wait_for(lambda: len(sandbox.received()) >= 3 and len(dead_letters.read()) >= 1,
-                 what="the tracks and the dead letter")
+                 what="the tracks and the dead letter", job=job)
         time.sleep(3)
     finally:
         stdout, stderr = stop_job(job)

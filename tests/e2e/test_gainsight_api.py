@@ -335,7 +335,7 @@ def test_a_stream_batches_within_the_buffering_time_and_writes_each_record(tmp_p
             publish(pubsub_topics.topic, [
                 {"type": "identify", "userId": "u1", "messageId": "s-i1", "timestamp": "2024-11-01T10:00:00Z",
                  "traits": {"email": "ann@hooli.example", "firstName": "Ann"}}])
-            wait_for(lambda: sandbox.records()["people"], what="the person")
+            wait_for(lambda: sandbox.records()["people"], what="the person", job=job)
             publish(pubsub_topics.topic, [
                 {"type": "group", "userId": "u1", "messageId": "s-g1", "groupId": "ACC-1",
                  "timestamp": "2024-11-01T10:01:00Z", "traits": {"name": "Hooli"},
@@ -343,7 +343,8 @@ def test_a_stream_batches_within_the_buffering_time_and_writes_each_record(tmp_p
                 {"type": "track", "userId": "u1", "messageId": "s-t1", "event": "Signed Up",
                  "timestamp": "2024-11-01T10:02:00Z"}])
             wait_for(lambda: sandbox.records()["objects"]["SegmentEvent__gc"]
-                     and sandbox.records()["people"][0]["companies"], what="the company, the link and the row")
+                     and sandbox.records()["people"][0]["companies"],
+                     what="the company, the link and the row", job=job)
             time.sleep(2)   # anything sent twice would have arrived by now
         finally:
             stdout, stderr = stop_job(job)

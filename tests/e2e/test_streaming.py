@@ -17,7 +17,7 @@ def test_streaming_delivers_each_event_once_with_its_account(pubsub_topics, sand
         track = {"type": "track", "userId": "u1", "messageId": "s-t1", "event": "order_completed",
                  "timestamp": "2024-11-01T10:05:00Z"}
         publish(pubsub_topics.topic, [identify])
-        wait_for(lambda: len(sandbox.received()) == 1, what="the identify")
+        wait_for(lambda: len(sandbox.received()) == 1, what="the identify", job=job)
         publish(pubsub_topics.topic, [
             track, track,                                                               # redelivered copy
             {"type": "track", "userId": "u2", "messageId": "s-t2", "event": "Signed Up",
@@ -27,8 +27,8 @@ def test_streaming_delivers_each_event_once_with_its_account(pubsub_topics, sand
             {"type": "page", "userId": "u2", "messageId": "s-p1"},                          # its copy too
             b'{"type": "track", "userId": ',                                                # invalid
             {"type": "group", "userId": "u3", "messageId": "s-g1", "groupId": "ACC-3"}])
-        wait_for(lambda: len(sandbox.received()) >= 3, what="the track and the group")
-        wait_for(lambda: len(dead_letters.read()) >= 1, what="the dead letter")
+        wait_for(lambda: len(sandbox.received()) >= 3, what="the track and the group", job=job)
+        wait_for(lambda: len(dead_letters.read()) >= 1, what="the dead letter", job=job)
         time.sleep(3)  # anything sent twice would have arrived by now
     finally:
         stdout, stderr = stop_job(job)
@@ -53,14 +53,14 @@ def test_streaming_waits_out_an_outage_and_dead_letters_nothing(pubsub_topics, s
     try:
         publish(pubsub_topics.topic,
                 [{"type": "identify", "userId": "u1", "messageId": "o-i1", "traits": {"accountId": "ACC-1"}}])
-        wait_for(lambda: len(sandbox.received()) == 1, what="the first event")
+        wait_for(lambda: len(sandbox.received()) == 1, what="the first event", job=job)
         sandbox.set_faults(outage_after_seconds=0, outage_seconds=15)   # down from now, for 15 s
         tracks = [{"type": "track", "userId": "u1", "messageId": f"o-t{n}", "event": "Signed Up"}
                   for n in range(8)]
         publish(pubsub_topics.topic, tracks)
         wait_for(lambda: sandbox.stats()["outage"]["503"] + sandbox.stats()["outage"]["drop"] >= 3,
-                 what="requests during the outage")
-        wait_for(lambda: len(sandbox.received()) == 9, what="every event after the outage")
+                 what="requests during the outage", job=job)
+        wait_for(lambda: len(sandbox.received()) == 9, what="every event after the outage", job=job)
         time.sleep(2)  # anything sent twice would have arrived by now
     finally:
         stdout, stderr = stop_job(job)

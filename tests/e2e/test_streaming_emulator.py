@@ -55,13 +55,13 @@ def test_a_lapsed_lease_and_a_seek_back_redeliver_yet_each_event_is_delivered_on
     job = start_job(topics, sandbox)
     try:
         wait_for(lambda: sorted(message_ids(sandbox)) == [e["messageId"] for e in events],
-                 what="every event, the leased one after its lease lapsed")
+                 what="every event, the leased one after its lease lapsed", job=job)
         # Every message again, with its message id and publish time, as after a crash that
         # lost the acknowledgements: a seek back to before they were published.
         with pubsub_v1.SubscriberClient() as subscriber:
             subscriber.seek(request={"subscription": topics.subscription, "time": before})
         publish(topics.topic, [track("r-after-seek")])
-        wait_for(lambda: "r-after-seek" in message_ids(sandbox), what="the event after the seek")
+        wait_for(lambda: "r-after-seek" in message_ids(sandbox), what="the event after the seek", job=job)
         time.sleep(3)  # a copy sent again would have arrived by now
     finally:
         stdout, stderr = stop_job(job)
@@ -78,9 +78,9 @@ def test_a_burst_larger_than_the_runners_pull_is_all_delivered_once(pubsub_topic
     job = start_job(pubsub_topics, sandbox)
     try:
         publish(pubsub_topics.topic, [track("b-warm-up")])
-        wait_for(lambda: message_ids(sandbox) == ["b-warm-up"], what="the job to start")
+        wait_for(lambda: message_ids(sandbox) == ["b-warm-up"], what="the job to start", job=job)
         publish(pubsub_topics.topic, burst)
-        wait_for(lambda: len(message_ids(sandbox)) >= 1 + len(burst), what="the whole burst")
+        wait_for(lambda: len(message_ids(sandbox)) >= 1 + len(burst), what="the whole burst", job=job)
         time.sleep(3)  # a copy sent twice would have arrived by now
     finally:
         stdout, stderr = stop_job(job)
@@ -97,7 +97,7 @@ def test_a_job_stopped_and_started_again_loses_nothing_it_had_not_acknowledged(p
     first = start_job(pubsub_topics, sandbox)
     try:
         publish(pubsub_topics.topic, before)
-        wait_for(lambda: len(message_ids(sandbox)) >= len(before), what="the first job's events")
+        wait_for(lambda: len(message_ids(sandbox)) >= len(before), what="the first job's events", job=first)
     finally:
         first_out, first_err = stop_job(first, signal.SIGTERM)  # as a service manager stops it
     assert sorted(message_ids(sandbox)) == sorted(e["messageId"] for e in before), \
@@ -106,9 +106,9 @@ def test_a_job_stopped_and_started_again_loses_nothing_it_had_not_acknowledged(p
     second = start_job(pubsub_topics, sandbox)
     try:
         expected = len(before) + len(while_down)
-        wait_for(lambda: len(message_ids(sandbox)) >= expected, what="what was published while down")
+        wait_for(lambda: len(message_ids(sandbox)) >= expected, what="what was published while down", job=second)
         publish(pubsub_topics.topic, after)
-        wait_for(lambda: len(message_ids(sandbox)) >= expected + len(after), what="the later events")
+        wait_for(lambda: len(message_ids(sandbox)) >= expected + len(after), what="the later events", job=second)
         time.sleep(3)  # a copy sent twice would have arrived by now
     finally:
         second_out, second_err = stop_job(second)
