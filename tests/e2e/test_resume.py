@@ -47,14 +47,14 @@ def command(source, sandbox, out, checkpoint):
             "--max_concurrent_requests", str(CONCURRENCY), "--max_retries", "6"]
 
 
-def environment():
+def environment(key=ACCESS_KEY):
     env = {k: v for k, v in os.environ.items() if k != "GAINSIGHT_ACCESS_KEY"}
-    env["GAINSIGHT_ACCESS_KEY"] = ACCESS_KEY
+    env["GAINSIGHT_ACCESS_KEY"] = key
     return env
 
 
-def kill_when(argv, condition, signum):
-    process = subprocess.Popen(argv, cwd=ROOT, env=environment(), stdout=subprocess.PIPE,
+def kill_when(argv, condition, signum, key=ACCESS_KEY):
+    process = subprocess.Popen(argv, cwd=ROOT, env=environment(key), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + WAIT_SECONDS
@@ -71,8 +71,8 @@ def kill_when(argv, condition, signum):
     return process.returncode, stdout, stderr
 
 
-def run_to_end(argv):
-    done = subprocess.run(argv, cwd=ROOT, env=environment(), capture_output=True, text=True,
+def run_to_end(argv, key=ACCESS_KEY):
+    done = subprocess.run(argv, cwd=ROOT, env=environment(key), capture_output=True, text=True,
                           timeout=WAIT_SECONDS * 2)
     return done.returncode, done.stdout, done.stderr
 

@@ -101,3 +101,31 @@ def test_companies_keyed_by_group_id_are_inserted_then_updated_by_that_key(sandb
     assert [row["query"] for row in sandbox.received() if row["method"] == "PUT"] == [{"keys": "SegmentId__gc"}]
     (company,) = sandbox.records()["companies"]
     assert (company["SegmentId__gc"], company["Name"]) == ("acc-1", "Hooli Inc")
+
+
+class DiesOnCall:
+    """A sender that raises (as a killed worker stops) when call number `fatal` is about to go."""
+
+    def __init__(self, sender, fatal):
+        self._sender, self._fatal, self.calls = sender, fatal, 0
+
+    def exchange(self, request_for, events, classify):
+        self.calls += 1
+        if self.calls == self._fatal:
+            raise SystemExit("killed")
+        return self._sender.exchange(request_for, events, classify)
+
+
+def test_each_fifty_rows_are_reported_delivered_as_their_call_answers_before_the_batch_ends(sandbox):
+    settings = api.settings_from(event_object="SegmentEvent__gc")
+    _, sender = sender_for(sandbox, settings)
+    identify = {"type": "identify", "userId": "u1", "messageId": "i1", "traits": {"email": "a@x.example"}}
+    tracks = [{"type": "track", "userId": "u1", "messageId": f"t{n}", "event": "Used"} for n in range(120)]
+    bodies = [json.dumps(event) for event in [identify, *tracks]]
+    heard = []
+    # calls: the People upsert, rows 0-49, rows 50-99; the fourth (rows 100-119) never goes
+    with pytest.raises(SystemExit):
+        api.deliver(settings, bodies, DiesOnCall(sender, fatal=4), heard.append)
+    assert heard == [[0], list(range(1, 51)), list(range(51, 101))]
+    written = sorted(int(row["MessageId__gc"][1:]) for row in sandbox.records()["objects"]["SegmentEvent__gc"])
+    assert written == list(range(100))   # exactly the rows reported: a resume sends only the rest

@@ -211,7 +211,7 @@ class DeliverBatchFn(counters.CountingDoFn):
                           if config.checkpoint else None)
 
     def start_bundle(self):
-        self._pending = {}  # future -> ([(messageId, body)], window, timestamp)
+        self._pending = {}  # future -> ([(messageId, body)], window, timestamp, {recorded})
 
     def process(self, shard_batch, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
         for requests in chunked(shard_batch[1], self._per_request):
@@ -220,16 +220,25 @@ class DeliverBatchFn(counters.CountingDoFn):
                 continue
             while len(self._pending) >= self._max_pending:
                 yield from self._collect(return_when=FIRST_COMPLETED)
-            future = self._pool.submit(self._deliver, [body for _, body in requests])
-            self._pending[future] = (requests, window, timestamp)
+            recorded = set()   # the messageIds recorded while the batch was still on the wire
+            future = self._pool.submit(self._deliver, requests, recorded)
+            self._pending[future] = (requests, window, timestamp, recorded)
 
-    def _deliver(self, bodies: list[str]) -> Delivery:
+    def _deliver(self, requests: list, recorded: set) -> Delivery:
         """The bodies of one request, or, for a destination that makes its own calls (its
-        deliver), of one batch: settled one Outcome each."""
-        if self._destination.deliver is not None:
-            return self._destination.deliver(bodies, self._sender)
-        outcomes = self._sender.send_request(bodies)
-        return Delivery(outcomes, outcomes[:1])
+        deliver), of one batch: settled one Outcome each. What such a destination reports
+        delivered before the batch ends is recorded in the checkpoint at once (into `recorded`)."""
+        bodies = [body for _, body in requests]
+        if self._destination.deliver is None:
+            outcomes = self._sender.send_request(bodies)
+            return Delivery(outcomes, outcomes[:1])
+
+        def delivered(indices):
+            if self._recorder is not None and indices:
+                ids = [requests[index][0] for index in indices]
+                self._recorder.record_many((message_id, counters.DELIVERED) for message_id in ids)
+                recorded.update(ids)
+        return self._destination.deliver(bodies, self._sender, delivered)
 
     def finish_bundle(self):
         while self._pending:  # each as it finishes: recorded without waiting for the slowest
@@ -246,7 +255,7 @@ class DeliverBatchFn(counters.CountingDoFn):
         done, _ = wait(list(self._pending), return_when=return_when)
         self._answers.flush(self.count)   # every answer's kind and latency (their counters)
         for future in done:
-            requests, window, timestamp = self._pending.pop(future)
+            requests, window, timestamp, recorded = self._pending.pop(future)
             delivery = future.result()
             for call in delivery.calls:
                 self._count_request(call)
@@ -265,7 +274,8 @@ class DeliverBatchFn(counters.CountingDoFn):
                         yield WindowedValue(record, timestamp, [window])
                     else:
                         self._dead_letters.append(dumps_compact(record))
-                self._record(message_id, fate)
+                if message_id not in recorded:
+                    self._record(message_id, fate)
 
     def _record(self, message_id: str, outcome: str):
         if self._recorder is not None:

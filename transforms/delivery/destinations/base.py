@@ -18,9 +18,12 @@ error), which its dead-letter record then carries.
 
 `encode` returns the body's bytes (POST to the destination's URL) or a Call (method, path under
 the base URL, bytes). A destination whose events take several calls (a query, then an insert
-or an update) gives `deliver(bodies, sender) -> Delivery`: it makes its calls through the
-shared sender (sender.exchange: the same retries, rate, circuit breaker and key handling) and
-settles each event; without one, the bodies go in one request (sender.send_request).
+or an update) gives `deliver(bodies, sender, delivered) -> Delivery`: it makes its calls
+through the shared sender (sender.exchange: the same retries, rate, circuit breaker and key
+handling) and settles each event; it calls `delivered([index, ...])` as soon as those events'
+last calls have answered, so that the sink records them in the checkpoint at once (a crash
+later in the batch does not send them again). Without one, the bodies go in one request
+(sender.send_request).
 `with_settings(settings)` gives the destination as configured by its own flags (call types,
 field maps), `notes` what the start-up line should say about them.
 """
@@ -117,7 +120,7 @@ class Destination:
     max_events_per_request: int = 1
     encode: Callable[[list[str]], bytes] = encode_single
     classify: Callable[[int, str, int], list] = classify_by_status
-    deliver: Callable | None = None   # (bodies, sender) -> Delivery; None: one request
+    deliver: Callable | None = None   # (bodies, sender, delivered) -> Delivery; None: one request
     retry_after: Callable[[int, str], float | None] | None = None  # (status, text) -> seconds,
                                                                    # when no Retry-After header
     preview: Callable | None = None   # event -> [(method, path, body)] the calls it goes into;

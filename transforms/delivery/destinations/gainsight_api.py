@@ -424,13 +424,16 @@ def write_companies(calls: Calls, plan: Plan, key: str) -> tuple[dict, dict]:
     return outcomes, gsids
 
 
-def deliver(settings: Settings, bodies: list, sender) -> Delivery:
+def deliver(settings: Settings, bodies: list, sender, delivered=None) -> Delivery:
     """A batch's bodies -> Delivery: companies first (a Person's link needs the Gsid), then
-    People, then event rows; each event delivered when all its calls were."""
+    People, then event rows; each event delivered when all its calls were. `delivered(indices)`
+    hears of the identify and group calls once People are written, and of each 50 rows as their
+    call answers (rows are inserts: a crash after one must not write it again)."""
     events = [loads_event(body) for body in bodies]
     plan = plan_batch(events, settings)
     calls = Calls(sender)
     settled: dict = {}
+    report = delivered or (lambda indices: None)
 
     def settle(index, outcome):
         if index not in settled or settled[index].delivered and not outcome.delivered:
@@ -446,11 +449,13 @@ def deliver(settings: Settings, bodies: list, sender) -> Delivery:
         (outcome,), envelope, _ = calls.send("PUT", PEOPLE_PATH, person)
         for index in plan.person_events[email]:
             settle(index, _own_reason(outcome, envelope))
+    report(sorted(index for index, outcome in settled.items() if outcome.delivered))
     for rows in _chunks(plan.rows):
         written, _ = calls.write("POST", OBJECTS_PATH + settings.event_object,
                                  [record for _, record in rows])
         for (index, _), outcome in zip(rows, written):
             settle(index, outcome)
+        report([index for (index, _), outcome in zip(rows, written) if outcome.delivered])
     outcomes = [settled.get(index) or _refused(plan.rejected[index]) for index in range(len(events))]
     return Delivery(outcomes, calls.made, {counters.NOT_LINKED: plan.not_linked})
 
