@@ -10,7 +10,8 @@ gainsight-api mode with tracks going to SegmentEvent__gc, and writes
 bench/results/gainsight-api-calls-<events>.json:
 
     {"events": 20000, "sent": {"identify": ..., "group": ..., "track": ...},
-     "calls": 1234, "calls_per_1000_sent": 95.1, "rudderstack_pattern_calls": ...,
+     "calls": 1234, "calls_per_1000_sent": 95.1, "held": {"people": ..., "companies": ..., "rows": ...},
+     "fewest_calls": ..., "rudderstack_pattern_calls": ...,
      "rudderstack_calls_per_1000_sent": 1100.0, "days_of_quota_per_million_sent": {...}}
 
 The sandbox counts the calls it answers (its quota is set high so that none is refused; the
@@ -50,6 +51,7 @@ def measure(events: int, batch_size: int, seed: int, work: Path, paced: bool = F
                     "--batch_size", str(batch_size), "--dead_letter", str(work / "dead-letter"),
                     "--summary", str(work / "summary.json")], environ={"GAINSIGHT_ACCESS_KEY": KEY})
         stats = sandbox.stats()
+        held = sandbox.records()
     seconds = time.monotonic() - started
     summary = json.loads((work / "summary.json").read_text())
     reasons = Counter()
@@ -62,6 +64,9 @@ def measure(events: int, batch_size: int, seed: int, work: Path, paced: bool = F
     total = sum(sent.values())
     calls = summary["requests"]
     rudderstack = sent["identify"] + sent["track"] + 3 * sent["group"]
+    people, companies = len(held["people"]), len(held["companies"])
+    rows = sum(len(object_rows) for object_rows in held["objects"].values())
+    fewest = people + 2 * -(-companies // 50) + -(-rows // 50)
     return {
         "events": events, "batch_size": batch_size, "seed": seed, "exit_code": code,
         "paced": paced, "seconds": round(seconds, 1),
@@ -71,6 +76,8 @@ def measure(events: int, batch_size: int, seed: int, work: Path, paced: bool = F
         "dead_lettered_at_delivery": dict(reasons.most_common()),
         "calls": calls, "calls_answered_by_sandbox": stats["accepted"] + stats["bad_request"],
         "calls_per_1000_sent": round(1000 * calls / total, 1),
+        "held": {"people": people, "companies": companies, "rows": rows},
+        "fewest_calls": fewest,   # one upsert a person, a query and a write a 50 companies, 50 rows a call
         "rudderstack_pattern_calls": rudderstack,
         "rudderstack_calls_per_1000_sent": round(1000 * rudderstack / total, 1),
         "days_of_quota_per_million_sent": {

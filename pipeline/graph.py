@@ -48,6 +48,7 @@ from transforms.stages.destination_filters import ApplyDestinationFilters
 from transforms.stages.enrich import AttachAccountId
 from transforms.stages.identity import LinkIdentities
 from transforms.outputs.jsonl_files import WriteJsonLines
+from transforms.delivery.shared_records import MergeSharedRecords
 from transforms.delivery.sink import BatchRequests, DeliverRequests, InlinePreview, InlineRequests, ToRequests
 from transforms.stages.parse import ParseEvents
 from transforms.stages.prepare import LINKS, ParseToUser
@@ -118,8 +119,9 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
     else:
         undelivered = (requests
                        | "Batch" >> BatchRequests(config.sink.batch_size, config.sink.sink_parallelism,
-                                                  streaming, config.max_buffering_seconds)
-                       | "Deliver" >> DeliverRequests(config.sink))
+                                                  streaming, config.max_buffering_seconds,
+                                                  by_user=destination.batch_by_user)
+                       | "Deliver" >> DeliverRequests(config.sink, _shared_records(requests, destination, streaming)))
         if streaming:  # a backfill's sink writes its own (before its checkpoint records them)
             failures["Deliver"] = undelivered
     if streaming:  # one writer (or topic) for all; the labels --update matches stay as they were
@@ -130,12 +132,20 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, reader: beam.PTra
         _ = failures | "DeadLetters" >> _dead_letter_writer(config)
 
 
+def _shared_records(requests, destination, streaming: bool):
+    """Batch: the records several batches write, merged over the backfill (None: none)."""
+    if streaming or destination.shared_records is None:
+        return None
+    return requests | "MergeSharedRecords" >> MergeSharedRecords(destination.shared_records,
+                                                                  keyed=destination.batch_by_user)
+
+
 def _following_step(config: JobConfig, destination):
     """Batch: what AttachAccountId's last step runs on each resolved event: ToRequests' rule,
     and with --preview also the preview's lines (transforms.delivery.sink)."""
     if config.preview:
         return functools.partial(InlinePreview, config.sink.url, destination.path, destination.preview)
-    return InlineRequests
+    return functools.partial(InlineRequests, by_user=destination.batch_by_user)
 
 
 def _reader(config: JobConfig) -> beam.PTransform:

@@ -148,6 +148,26 @@ def test_batch_requests_cuts_shards_into_bounded_batches(run):
     run.finish()
 
 
+def test_batch_requests_by_user_keep_each_users_requests_in_one_batch(run):
+    # 7 users with 1..7 requests each (28) in batches of 8: cut by messageId, most users'
+    # requests would straddle two batches
+    requests = [(f"u{user}", (f"u{user}-{n}", "{}")) for user in range(1, 8) for n in range(user)]
+    batches = (run.pipeline | beam.Create(requests)
+               | BatchRequests(batch_size=8, shards=2, by_user=True)
+               | beam.Map(lambda sb: sorted(r[0] for r in sb[1])))
+
+    def check(found):
+        assert sorted(i for batch in found for i in batch) == sorted(r[1][0] for r in requests)
+        assert all(len(batch) <= 8 for batch in found), found
+        homes = {}
+        for number, batch in enumerate(found):
+            for message_id in batch:
+                homes.setdefault(message_id.split("-")[0], set()).add(number)
+        assert all(len(numbers) == 1 for numbers in homes.values()), found
+    assert_that(batches, check)
+    run.finish()
+
+
 def _all_true():
     def check(values):
         assert values and all(values), values

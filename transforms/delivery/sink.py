@@ -94,6 +94,26 @@ def chunked(items, size: int):
         yield batch
 
 
+def packed_batches(groups, size: int):
+    """Batches of up to `size` items with each group (a list) kept whole: a group that does not
+    fit in the batch being filled starts the next; only a group larger than `size` is cut.
+
+    >>> list(packed_batches([[1, 2], [3], [4, 5, 6], [7, 8, 9, 10, 11], [12]], 3))
+    [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]]
+    """
+    batch = []
+    for group in groups:
+        if batch and len(batch) + len(group) > size:
+            yield batch
+            batch = []
+        while len(group) > size:
+            yield group[:size]
+            group = group[size:]
+        batch.extend(group)
+    if batch:
+        yield batch
+
+
 _BY_TYPE = {call_type: counters.by_type(call_type) for call_type in counters.SENT_TYPES}
 
 
@@ -130,19 +150,25 @@ class BatchRequests(beam.PTransform):
     Batch mode groups by shard with a GroupByKey and cuts each shard's requests into batches
     (GroupIntoBatches would push the local runner onto its slow legacy engine); streaming uses
     GroupIntoBatches with a buffering time, so a quiet stream still flushes promptly.
+
+    `by_user` (batch): the input is (user, request), as InlineRequests(by_user=True) makes it;
+    each user's requests are grouped, and whole users packed into batches (packed_batches).
     """
 
     def __init__(self, batch_size: int, shards: int, streaming: bool = False,
-                 max_buffering_seconds: float = 5.0, clock=time.time):
+                 max_buffering_seconds: float = 5.0, clock=time.time, by_user: bool = False):
         super().__init__()
         self._batch_size = batch_size
         self._shards = shards
         self._streaming = streaming
         self._max_buffering_seconds = max_buffering_seconds
         self._clock = clock  # processing time for the buffering timer; tests inject TestStream's
+        self._by_user = by_user and not streaming
 
     def expand(self, requests):
         shards, size = self._shards, self._batch_size
+        if self._by_user:
+            return self._expand_by_user(requests)
         keyed = requests | "KeyByShard" >> beam.Map(
             lambda request: (shard_of(request[0], shards), request)).with_output_types(
                 beam.typehints.KV[int, beam.typehints.Tuple[str, str]])
@@ -154,6 +180,18 @@ class BatchRequests(beam.PTransform):
                 | "CutBatches" >> beam.FlatMap(
                     lambda shard_requests: ((shard_requests[0], batch)
                                             for batch in chunked(shard_requests[1], size))))
+
+    def _expand_by_user(self, user_requests):
+        shards, size = self._shards, self._batch_size
+        request = beam.typehints.Tuple[str, str]
+        return (user_requests
+                | "GroupByUser" >> beam.GroupByKey().with_input_types(beam.typehints.KV[str, request])
+                | "KeyUsersByShard" >> beam.Map(lambda user: (shard_of(user[0], shards), list(user[1])))
+                .with_output_types(beam.typehints.KV[int, beam.typehints.List[request]])
+                | "GroupByShard" >> beam.GroupByKey()
+                | "PackBatches" >> beam.FlatMap(
+                    lambda shard_users: ((shard_users[0], batch)
+                                         for batch in packed_batches(shard_users[1], size))))
 
 
 class DeliverBatchFn(counters.CountingDoFn):
@@ -213,7 +251,8 @@ class DeliverBatchFn(counters.CountingDoFn):
     def start_bundle(self):
         self._pending = {}  # future -> ([(messageId, body)], window, timestamp, {recorded})
 
-    def process(self, shard_batch, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
+    def process(self, shard_batch, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam,
+                shared=None):
         for requests in chunked(shard_batch[1], self._per_request):
             if stopping.stop_requested():
                 self.count(counters.UNSENT, len(requests))
@@ -221,13 +260,14 @@ class DeliverBatchFn(counters.CountingDoFn):
             while len(self._pending) >= self._max_pending:
                 yield from self._collect(return_when=FIRST_COMPLETED)
             recorded = set()   # the messageIds recorded while the batch was still on the wire
-            future = self._pool.submit(self._deliver, requests, recorded)
+            future = self._pool.submit(self._deliver, requests, recorded, shared or {})
             self._pending[future] = (requests, window, timestamp, recorded)
 
-    def _deliver(self, requests: list, recorded: set) -> Delivery:
+    def _deliver(self, requests: list, recorded: set, shared: dict) -> Delivery:
         """The bodies of one request, or, for a destination that makes its own calls (its
         deliver), of one batch: settled one Outcome each. What such a destination reports
-        delivered before the batch ends is recorded in the checkpoint at once (into `recorded`)."""
+        delivered before the batch ends is recorded in the checkpoint at once (into `recorded`);
+        `shared` holds its records merged over the backfill (transforms.delivery.shared_records)."""
         bodies = [body for _, body in requests]
         if self._destination.deliver is None:
             outcomes = self._sender.send_request(bodies)
@@ -238,7 +278,7 @@ class DeliverBatchFn(counters.CountingDoFn):
                 ids = [requests[index][0] for index in indices]
                 self._recorder.record_many((message_id, counters.DELIVERED) for message_id in ids)
                 recorded.update(ids)
-        return self._destination.deliver(bodies, self._sender, delivered)
+        return self._destination.deliver(bodies, self._sender, delivered, shared)
 
     def finish_bundle(self):
         while self._pending:  # each as it finishes: recorded without waiting for the slowest
@@ -364,14 +404,18 @@ def _log_probe_failed(breaker):
 
 
 class DeliverRequests(beam.PTransform):
-    """(shard, [requests]) batches -> dead-letter records of what could not be delivered."""
+    """(shard, [requests]) batches -> dead-letter records of what could not be delivered.
+    `shared`: the (key, record) pairs of transforms.delivery.shared_records, read by every batch."""
 
-    def __init__(self, config: SinkConfig):
+    def __init__(self, config: SinkConfig, shared=None):
         super().__init__()
         self._config = config
+        self._shared = shared
 
     def expand(self, batches):
-        return batches | beam.ParDo(DeliverBatchFn(self._config))
+        if self._shared is None:
+            return batches | beam.ParDo(DeliverBatchFn(self._config))
+        return batches | beam.ParDo(DeliverBatchFn(self._config), shared=beam.pvalue.AsDict(self._shared))
 
 
 def preview_line(request, url: str, path: str) -> str:
@@ -382,11 +426,16 @@ def preview_line(request, url: str, path: str) -> str:
 
 class InlineRequests:
     """Batch: ToRequests' rule run inside the step before it (AttachAccountId's last DoFn),
-    which saves the runner handing every event on. add(event, count) -> the outputs for the
-    event; drain() -> the outputs left at the bundle's end."""
+    which saves the runner handing every event on. add(event, count, owner) -> the outputs for
+    the event: its request, or with `by_user` (owner, request); drain() -> the outputs left at
+    the bundle's end."""
 
-    def add(self, event: dict, count) -> tuple:
-        return (to_request(event, count),)
+    def __init__(self, by_user: bool = False):
+        self._by_user = by_user
+
+    def add(self, event: dict, count, owner: str | None = None) -> tuple:
+        request = to_request(event, count)
+        return ((owner, request),) if self._by_user else (request,)
 
     def drain(self) -> tuple:
         return ()
@@ -404,7 +453,8 @@ class InlinePreview:
         self._url, self._path, self._calls = url, path, calls
         self._blocks = LineBlocks()
 
-    def add(self, event: dict, count) -> tuple:
+    def add(self, event: dict, count, owner: str | None = None) -> tuple:
+        del owner   # previewed one by one
         count(counters.PREVIEWED)
         request = to_request(event, count)
         if self._calls is None:

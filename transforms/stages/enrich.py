@@ -160,7 +160,8 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
     mapped; later copies are counted.
 
     `then` (batch): a factory of the step that follows, run inside this DoFn, which saves the
-    runner handing each event on (transforms.delivery.sink.InlineRequests: requests come out;
+    runner handing each event on; its add(event, count, owner) gets each event and the user it
+    belongs to (transforms.delivery.sink.InlineRequests: requests come out;
     InlinePreview: blocks of preview lines); one per bundle, drained at its end.
 
     `transform` (batch, --transform): run on each resolved event before `then`; the events it
@@ -224,7 +225,7 @@ class ResolveFromHistoryFn(counters.CountingDoFn):
             if following is None:
                 yield event
             else:
-                yield from following.add(event, count)
+                yield from following.add(event, count, owner)
 
 
 def build_histories(bucket_records):

@@ -18,12 +18,16 @@ error), which its dead-letter record then carries.
 
 `encode` returns the body's bytes (POST to the destination's URL) or a Call (method, path under
 the base URL, bytes). A destination whose events take several calls (a query, then an insert
-or an update) gives `deliver(bodies, sender, delivered) -> Delivery`: it makes its calls
+or an update) gives `deliver(bodies, sender, delivered, shared) -> Delivery`: it makes its calls
 through the shared sender (sender.exchange: the same retries, rate, circuit breaker and key
-handling) and settles each event; it calls `delivered([index, ...])` as soon as those events'
+handling) and settles each event; `shared` ({key: record}) holds the records its
+`shared_records` found, merged over the whole backfill ({} in a stream). It calls
+`delivered([index, ...])` as soon as those events'
 last calls have answered, so that the sink records them in the checkpoint at once (a crash
 later in the batch does not send them again). Without one, the bodies go in one request
-(sender.send_request).
+(sender.send_request). `batch_by_user` keeps each user's events in one batch of a backfill
+(a user's stitched anonymous visits included), so that a destination that merges a user's
+calls merges all of them at once.
 `with_settings(settings)` gives the destination as configured by its own flags (call types,
 field maps), `notes` what the start-up line should say about them.
 """
@@ -120,11 +124,16 @@ class Destination:
     max_events_per_request: int = 1
     encode: Callable[[list[str]], bytes] = encode_single
     classify: Callable[[int, str, int], list] = classify_by_status
-    deliver: Callable | None = None   # (bodies, sender, delivered) -> Delivery; None: one request
+    deliver: Callable | None = None   # (bodies, sender, delivered, shared) -> Delivery;
+                                      # None: one request
+    shared_records: Callable | None = None   # body -> [(key, order, record)] that several
+                                             # batches write (transforms.delivery.shared_records)
     retry_after: Callable[[int, str], float | None] | None = None  # (status, text) -> seconds,
                                                                    # when no Retry-After header
     preview: Callable | None = None   # event -> [(method, path, body)] the calls it goes into;
                                       # None: one POST of the event to the URL
+    batch_by_user: bool = False    # a backfill's events of one user (its anonymous visits
+                                   # stitched to it included) go into one batch
     with_settings: Callable | None = None   # (self, settings) -> Destination as configured
     notes: tuple = ()                       # lines for the start-up output
     regions: tuple = field(init=False)

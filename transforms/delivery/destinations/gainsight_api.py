@@ -16,7 +16,9 @@ A batch of events becomes a few calls, each answered in an envelope
 
 In a batch, a person's identify calls (and the group calls of the same user, for the link)
 become one People upsert with the latest value of each field in timestamp order; a company's
-group calls one record. Each event settles on its own: an event is delivered when every call
+group calls one record. A backfill's batches hold whole users (batch_by_user), and its
+companies are merged over all of it first (company_records, transforms.delivery.shared_records),
+so both are merged over the whole backfill. Each event settles on its own: an event is delivered when every call
 it went into was. A call refused for validation (HTTP 400, GSOBJ_...) is narrowed down to its
 bad records (those data.errors names; else the call is split in halves and each sent again)
 so that only they are dead-lettered, with their error; an unknown field (GSOBJ_1002) fails
@@ -182,6 +184,24 @@ def record_of(event: dict, fields: tuple) -> dict:
 
 def user_of(event: dict):
     return event.get("userId") or event.get("anonymousId")
+
+
+def company_records(settings: Settings, body: str) -> list:
+    """A group call's Company record, for merging over a backfill (transforms.delivery.
+    shared_records): [(key value, (has a time, instant, messageId), record)]; [] for other calls.
+
+    >>> company_records(Settings(), '{"type": "group", "messageId": "g1", "traits": {"name": "Hooli"}}')
+    [('Hooli', (False, 0.0, 'g1'), {'Name': 'Hooli'})]
+    """
+    event = loads_event(body)
+    if event.get("type") != "group":
+        return []
+    key = value_at(event, settings.company_key_path)
+    if key is None or key == "":
+        return []
+    when = event_instant(event)
+    order = (when is not None, when or 0.0, str(event.get("messageId") or ""))
+    return [(key, order, record_of(event, settings.company_fields))]
 
 
 def in_time_order(events: list) -> list:
@@ -424,13 +444,16 @@ def write_companies(calls: Calls, plan: Plan, key: str) -> tuple[dict, dict]:
     return outcomes, gsids
 
 
-def deliver(settings: Settings, bodies: list, sender, delivered=None) -> Delivery:
+def deliver(settings: Settings, bodies: list, sender, delivered=None, shared=None) -> Delivery:
     """A batch's bodies -> Delivery: companies first (a Person's link needs the Gsid), then
-    People, then event rows; each event delivered when all its calls were. `delivered(indices)`
-    hears of the identify and group calls once People are written, and of each 50 rows as their
-    call answers (rows are inserts: a crash after one must not write it again)."""
+    People, then event rows; each event delivered when all its calls were. A company in `shared`
+    (merged over the backfill from company_records) is written as it stands there, so every
+    batch writes the same values. `delivered(indices)` hears of the identify and group calls
+    once People are written, and of each 50 rows as their call answers (rows are inserts: a
+    crash after one must not write it again)."""
     events = [loads_event(body) for body in bodies]
     plan = plan_batch(events, settings)
+    plan.companies.update((key, shared[key]) for key in plan.companies if key in (shared or {}))
     calls = Calls(sender)
     settled: dict = {}
     report = delivered or (lambda indices: None)
@@ -501,6 +524,7 @@ def configure(destination: Destination, settings: Settings) -> Destination:
         "object your Gainsight admin created for them (docs/gainsight-api.md)",)
     return replace(destination, call_types=("identify", "group") + tracks, notes=notes,
                    deliver=functools.partial(deliver, settings),
+                   shared_records=functools.partial(company_records, settings),
                    preview=functools.partial(preview_calls, settings))
 
 
@@ -518,6 +542,7 @@ DESTINATION = Destination(
     key_check=KeyCheck(body=dumps_compact({"select": ["Gsid"], "limit": 1}).encode("utf-8"),
                        valid_statuses=(), path=QUERY_PATH + "Company"),
     max_events_per_request=10_000,   # deliver() gets the whole batch and makes its own calls
+    batch_by_user=True,   # a person's identify and group calls merge into one People upsert
     classify=classify,
     retry_after=until_next_minute,
     with_settings=configure,
