@@ -10,6 +10,15 @@
     with SandboxProcess("key", destination="gainsight-api") as sandbox:
         ...  # Gainsight CS's REST API (sandbox.gainsight_api); sandbox.records() reads it back
 """
+import os
+
+# A process that has spoken gRPC (to the Pub/Sub emulator) and then starts a child with a
+# preexec_fn (the emulator, or a job: sandbox.pubsub_emulator.own_group_ended_with_parent) forks
+# the slow way, and gRPC's fork handlers restart its poller in the child while the child closes
+# its inherited descriptors: about one child in five aborted before exec ("epoll_wait error: Bad
+# file descriptor"). No child here uses its parent's gRPC, so gRPC's fork support is off. gRPC
+# reads this once, when it loads: the tests and the streaming demo import this package first.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 from sandbox.faults import OUTAGE_ANSWERS, OUTCOMES, FaultConfig, FaultPicker, OutageWindow
 from sandbox.process import SandboxProcess
