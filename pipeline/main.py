@@ -242,7 +242,7 @@ def _run_locally(pipeline, config: JobConfig, total_bytes: int | None = None,
         with ProgressReporter():
             return _follow_local_stream(pipeline.run())
     with ProgressReporter(total_bytes=total_bytes,
-                          rate_cap=None if config.preview else config.sink.max_requests_per_second,
+                          rate_cap=_events_per_second_cap(config),
                           workers_dir=config.spill_dir if workers else None), \
             StopOnSignals(), WorkersHear(config.spill_dir if workers else None), \
             report_tally.recording(bool(config.report)):
@@ -276,6 +276,17 @@ class WorkersHear:
         if self._directory is not None:
             os.environ.pop(worker_files.RUN_DIR_ENV, None)
             stopping.share_with_workers(None)
+
+
+def _events_per_second_cap(config: JobConfig) -> float | None:
+    """The most events a second the sink can settle, for the progress line's estimate before a
+    rate is measured: the request cap times the events a request carries. None for --preview,
+    and for a destination that merges events into calls of its own (how many a call holds
+    depends on the data: its estimate waits for the measured rate)."""
+    destination = config.sink.destination_in_use()
+    if config.preview or destination.deliver is not None:
+        return None
+    return config.sink.max_requests_per_second * destination.max_events_per_request
 
 
 def exit_process(code: int) -> None:

@@ -74,8 +74,9 @@ class DeliveryRate:
 def estimate_seconds_left(counts: dict, total_bytes: int | None, rate_cap: float | None,
                           measured_rate: float | None = None) -> float | None:
     """Seconds until every event due is sent (delivery bounds a backfill): at the rate measured
-    so far once there is one (DeliveryRate), before that at `rate_cap` requests/s. No estimate
-    without a cap (--preview sends nothing).
+    so far once there is one (DeliveryRate), before that at `rate_cap` events/s. No estimate
+    with neither (--preview sends nothing; a destination that merges events into calls of its
+    own has no cap in events until its rate is measured).
 
     Events due: those handed to the sink so far (by_type.*), scaled up by the share of the input
     not read yet; before any has reached the sink (batch: reading comes first), every event read
@@ -89,9 +90,12 @@ def estimate_seconds_left(counts: dict, total_bytes: int | None, rate_cap: float
     >>> estimate_seconds_left({"read": 2000, "bytes_read": 1000, "by_type.track": 800,
     ...                        "delivered": 300, "dead_lettered": 100}, 1000, 50, measured_rate=20)
     20.0
+    >>> estimate_seconds_left({"read": 2000, "bytes_read": 1000, "by_type.track": 800,
+    ...                        "delivered": 300, "dead_lettered": 100}, 1000, None, measured_rate=10)
+    40.0
     """
     fraction = read_fraction(counts, total_bytes)
-    if not fraction or not rate_cap:
+    if not fraction or not (measured_rate or rate_cap):
         return None
     handed = sum(counts.get(counters.by_type(kind), 0) for kind in counters.SENT_TYPES)
     due = (handed or counts.get(counters.READ, 0)) / fraction
@@ -159,7 +163,7 @@ class ProgressReporter:
                  memory=None, total_bytes: int | None = None, rate_cap: float | None = None,
                  workers_dir: str | None = None):
         self._total_bytes = total_bytes  # of the input files: the share read (a file backfill)
-        self._rate_cap = rate_cap        # requests/s: the time left (not for --preview)
+        self._rate_cap = rate_cap        # events/s at most: the time left before a rate is measured
         self._workers_dir = workers_dir
         self._memory = memory or (resident_memory_bytes if workers_dir is None
                                   else tree_resident_memory_bytes)
