@@ -13,7 +13,6 @@ Shard keys 0..sink_parallelism-1 bound how many batches are in flight at once: e
 1/sink_parallelism of the global --max_requests_per_second and --max_concurrent_requests, so
 the global cap holds on any number of workers.
 """
-import itertools
 import logging
 import math
 import time
@@ -25,6 +24,7 @@ import apache_beam as beam
 from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.common import counters, report_tally, stopping
+from transforms.common.batches import chunked, packed_batches
 from transforms.delivery import destinations
 from transforms.delivery.answers import AnswerLog
 from transforms.delivery.destinations.base import Delivery
@@ -85,33 +85,6 @@ class SinkConfig:
 def shard_of(message_id: str, shards: int) -> int:
     """Stable shard 0..shards-1 for a messageId (the same on every worker and every run)."""
     return zlib.crc32(message_id.encode("utf-8")) % shards
-
-
-def chunked(items, size: int):
-    """Lists of up to `size` items, read lazily from any iterable."""
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch
-
-
-def packed_batches(groups, size: int):
-    """Batches of up to `size` items with each group (a list) kept whole: a group that does not
-    fit in the batch being filled starts the next; only a group larger than `size` is cut.
-
-    >>> list(packed_batches([[1, 2], [3], [4, 5, 6], [7, 8, 9, 10, 11], [12]], 3))
-    [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]]
-    """
-    batch = []
-    for group in groups:
-        if batch and len(batch) + len(group) > size:
-            yield batch
-            batch = []
-        while len(group) > size:
-            yield group[:size]
-            group = group[size:]
-        batch.extend(group)
-    if batch:
-        yield batch
 
 
 _BY_TYPE = {call_type: counters.by_type(call_type) for call_type in counters.SENT_TYPES}

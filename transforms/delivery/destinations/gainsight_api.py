@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, replace
 
 from transforms.common import counters
+from transforms.common.batches import chunked
 from transforms.common.jsonio import dumps_compact, loads_event
 from transforms.common.timestamps import event_instant
 from transforms.delivery.destinations.base import (REJECTED, Call, Credential, Delivery, Destination,
@@ -391,10 +392,6 @@ def _own_reason(outcome, envelope: dict):
     return replace(outcome, reason=f"HTTP {outcome.status} {error_of(envelope)}")
 
 
-def _chunks(items: list, size: int = MAX_RECORDS):
-    return [items[start:start + size] for start in range(0, len(items), size)]
-
-
 def query_gsids(calls: Calls, key: str, values: list) -> tuple:
     """One query for up to 50 key values -> (its Outcome, its envelope, {key value: Gsid})."""
     query = {"select": ["Gsid", key], "where": {"conditions": [
@@ -415,7 +412,7 @@ def write_companies(calls: Calls, plan: Plan, key: str) -> tuple[dict, dict]:
     query did not find it, and that a second query finds, was inserted meanwhile (another
     worker's batch): it is updated instead."""
     outcomes, gsids = {}, {}
-    for keys in _chunks(list(plan.companies)):
+    for keys in chunked(plan.companies, MAX_RECORDS):
         answer, envelope, found = query_gsids(calls, key, keys)
         if not answer.delivered:
             outcomes.update((value, _own_reason(answer, envelope)) for value in keys)
@@ -473,7 +470,7 @@ def deliver(settings: Settings, bodies: list, sender, delivered=None, shared=Non
         for index in plan.person_events[email]:
             settle(index, _own_reason(outcome, envelope))
     report(sorted(index for index, outcome in settled.items() if outcome.delivered))
-    for rows in _chunks(plan.rows):
+    for rows in chunked(plan.rows, MAX_RECORDS):
         written, _ = calls.write("POST", OBJECTS_PATH + settings.event_object,
                                  [record for _, record in rows])
         for (index, _), outcome in zip(rows, written):
