@@ -15,13 +15,6 @@ CS = destinations.get("gainsight")
 PX = destinations.get("gainsight-px")
 
 
-@pytest.fixture
-def events_file(tmp_path):
-    path = tmp_path / "events.jsonl"
-    path.write_text('{"type":"page","name":"Home","userId":"u","messageId":"p1"}\n')
-    return str(path)
-
-
 def resolve(argv, keys=None, environ=None):
     return resolve_config(PipelineOptions(argv), keys or {}, environ or {})
 

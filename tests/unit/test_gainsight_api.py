@@ -13,13 +13,6 @@ DOMAIN = "https://acme.eu.gainsightcloud.com"
 API_KEY = "a1b2c3-opaque-gainsight-api-key"
 
 
-@pytest.fixture
-def events_file(tmp_path):
-    path = tmp_path / "events.jsonl"
-    path.write_text('{"type":"identify","userId":"u","messageId":"i1","traits":{"email":"a@x.example"}}\n')
-    return str(path)
-
-
 def resolve(argv, keys=None, environ=None):
     return resolve_config(PipelineOptions(argv), keys or {}, environ or {})
 

@@ -6,13 +6,6 @@ from pipeline.options import (ConfigError, extract_keys, resolve_config, unknown
 from tests.conftest import ACCESS_KEY
 
 
-@pytest.fixture
-def events_file(tmp_path):
-    path = tmp_path / "events.jsonl"
-    path.write_text('{"type":"track","event":"A","userId":"u"}\n')
-    return str(path)
-
-
 def resolve(argv, key=ACCESS_KEY, environ=None):
     return resolve_config(PipelineOptions(argv), {} if key is None else {"--access_key": key}, environ or {})
 

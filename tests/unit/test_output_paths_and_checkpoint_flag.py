@@ -10,13 +10,6 @@ from tests.conftest import ACCESS_KEY
 SUBSCRIPTION = "projects/my-project/subscriptions/segment"
 
 
-@pytest.fixture
-def events_file(tmp_path):
-    path = tmp_path / "events.jsonl"
-    path.write_text('{"type":"track","event":"A","userId":"u"}\n')
-    return str(path)
-
-
 def resolve(argv):
     return resolve_config(PipelineOptions(argv), {"--access_key": ACCESS_KEY}, {})
 

@@ -121,10 +121,10 @@ def test_the_measured_rate_counts_dead_letters_and_unsent_as_settled():
     assert rate.observe(10, {"delivered": 40, "dead_lettered": 50, "unsent": 20}) == 10.0
 
 
-def test_the_first_estimate_counts_events_a_request_carries_and_none_for_a_destination_merging_its_own(tmp_path):
+def test_the_first_estimate_counts_events_a_request_carries_and_none_for_a_destination_merging_its_own(
+        tmp_path, events_file):
     from pipeline.main import _events_per_second_cap, configure   # pylint: disable=import-outside-toplevel
-    source = str(tmp_path / "events.jsonl")
-    (tmp_path / "events.jsonl").write_text("{}\n")
+    source = events_file
     env = {"GAINSIGHT_ACCESS_KEY": "35a84f9e-7084-47a1-b8a5-593444e9e862"}
     _, connector = configure(["--input", source, "--max_requests_per_second", "40"], env)
     _, api = configure(["--input", source, "--destination", "gainsight-api", "--gainsight_domain",
