@@ -151,12 +151,13 @@ def key_headers(key: str) -> dict:
 
 # -- events to records ------------------------------------------------------------------------
 
-def value_at(event: dict, path: str):
-    """The value at a dotted path, None when absent; objects and lists as JSON text.
+def record_value(event: dict, path: str):
+    """The value a record field gets from a dotted path of the event: None when absent; objects
+    and lists as JSON text (unlike transforms.stages.fql.value_at, which keeps them as they are).
 
-    >>> value_at({"traits": {"name": "Ann"}, "properties": {"a": [1]}}, "traits.name")
+    >>> record_value({"traits": {"name": "Ann"}, "properties": {"a": [1]}}, "traits.name")
     'Ann'
-    >>> value_at({"properties": {"a": [1]}}, "properties")
+    >>> record_value({"properties": {"a": [1]}}, "properties")
     '{"a":[1]}'
     """
     value = event
@@ -177,7 +178,7 @@ def record_of(event: dict, fields: tuple) -> dict:
     """
     record = {}
     for path, name in fields:
-        value = value_at(event, path)
+        value = record_value(event, path)
         if value is not None:
             record[name] = value
     return record
@@ -197,7 +198,7 @@ def company_records(settings: Settings, body: str) -> list:
     event = loads_event(body)
     if event.get("type") != "group":
         return []
-    key = value_at(event, settings.company_key_path)
+    key = record_value(event, settings.company_key_path)
     if key is None or key == "":
         return []
     when = event_instant(event)
@@ -244,8 +245,8 @@ def plan_batch(events: list, settings: Settings) -> Plan:
     emails = {}                        # user -> latest email known in the batch
     for index in order:
         event = events[index]
-        email = value_at(event, email_path) if event.get("type") == "identify" else \
-            value_at(event, "context." + email_path)
+        email = record_value(event, email_path) if event.get("type") == "identify" else \
+            record_value(event, "context." + email_path)
         if isinstance(email, str) and email:
             emails[user_of(event)] = email
     plan = Plan({}, {}, {}, {}, {}, [], {}, 0)
@@ -263,7 +264,7 @@ def plan_batch(events: list, settings: Settings) -> Plan:
             plan.people.setdefault(email, {}).update(record)
             plan.person_events.setdefault(email, []).append(index)
         elif kind == "group":
-            key = value_at(event, key_path)
+            key = record_value(event, key_path)
             if key is None or key == "":
                 plan.rejected[index] = (f"group without {key_path} (the company key "
                                         f"{settings.company_key})")
