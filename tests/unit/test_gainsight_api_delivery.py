@@ -10,7 +10,7 @@ import requests
 from sandbox.process import SandboxProcess
 from transforms.delivery import destinations
 from transforms.delivery.destinations import gainsight_api as api
-from transforms.delivery.destinations.base import Call
+from transforms.delivery.destinations.base import BatchContext, Call
 from transforms.delivery.http_delivery import RateLimiter, RequestSender, RetryPolicy, make_session
 
 KEY = "unit-gainsight-api-key"
@@ -125,7 +125,28 @@ def test_each_fifty_rows_are_reported_delivered_as_their_call_answers_before_the
     heard = []
     # calls: the People upsert, rows 0-49, rows 50-99; the fourth (rows 100-119) never goes
     with pytest.raises(SystemExit):
-        api.deliver(settings, bodies, DiesOnCall(sender, fatal=4), heard.append)
+        api.deliver(settings, bodies, DiesOnCall(sender, fatal=4), BatchContext(delivered=heard.append))
     assert heard == [[0], list(range(1, 51)), list(range(51, 101))]
     written = sorted(int(row["MessageId__gc"][1:]) for row in sandbox.records()["objects"]["SegmentEvent__gc"])
     assert written == list(range(100))   # exactly the rows reported: a resume sends only the rest
+
+
+def test_in_a_backfill_a_company_this_worker_wrote_as_it_stands_is_not_written_again(sandbox):
+    _, sender = sender_for(sandbox)
+    merged = {"Hooli": {"Name": "Hooli", "Industry": "Search"}}
+    context = BatchContext(shared=merged)
+
+    def group(user, industry):
+        return json.dumps({"type": "group", "userId": user, "messageId": f"g-{user}", "groupId": "acc-1",
+                           "traits": {"name": "Hooli", "industry": industry}})
+
+    first = api.deliver(api.Settings(), [group("u1", "Search")], sender, context)
+    second = api.deliver(api.Settings(), [group("u2", "Old")], sender, context)
+    merged["Hooli"] = {"Name": "Hooli", "Industry": "Search engines"}   # a different merge: written
+    third = api.deliver(api.Settings(), [group("u3", "Search engines")], sender, context)
+    assert [o.delivered for o in first.outcomes + second.outcomes + third.outcomes] == [True] * 3
+    assert (len(first.calls), len(second.calls), len(third.calls)) == (2, 0, 2)   # query + insert; none; query + update
+    company_calls = [row for row in sandbox.received() if "Company" in row["path"]]
+    assert [row["method"] for row in company_calls] == ["POST", "POST", "POST", "PUT"]
+    (company,) = sandbox.records()["companies"]
+    assert company["Industry"] == "Search engines"

@@ -27,7 +27,7 @@ from transforms.common import counters, report_tally, stopping
 from transforms.common.batches import chunked, packed_batches
 from transforms.delivery import destinations
 from transforms.delivery.answers import AnswerLog
-from transforms.delivery.destinations.base import Delivery
+from transforms.delivery.destinations.base import BatchContext, Delivery
 from transforms.outputs.checkpoint import SettledRecorder
 from transforms.delivery.circuit_breaker import CircuitBreaker
 from transforms.outputs.dead_letter import dead_letter_record
@@ -216,6 +216,7 @@ class DeliverBatchFn(counters.CountingDoFn):
                                      secrets=secret_forms(key, headers), max_in_flight=concurrency,
                                      breaker=self._breaker, should_stop=stopping.stop_requested,
                                      answers=self._answers, budget=_day_budget(config))
+        self._written = {}   # a destination's memory across this instance's batches (BatchContext)
         self._dead_letters = (DurableAppender(config.dead_letter_prefix)
                               if config.dead_letter_prefix else None)
         self._recorder = (SettledRecorder(config.checkpoint, before_write=self._flush_dead_letters)
@@ -251,7 +252,8 @@ class DeliverBatchFn(counters.CountingDoFn):
                 ids = [requests[index][0] for index in indices]
                 self._recorder.record_many((message_id, counters.DELIVERED) for message_id in ids)
                 recorded.update(ids)
-        return self._destination.deliver(bodies, self._sender, delivered, shared)
+        context = BatchContext(delivered, shared, self._written)
+        return self._destination.deliver(bodies, self._sender, context)
 
     def finish_bundle(self):
         while self._pending:  # each as it finishes: recorded without waiting for the slowest

@@ -18,11 +18,11 @@ error), which its dead-letter record then carries.
 
 `encode` returns the body's bytes (POST to the destination's URL) or a Call (method, path under
 the base URL, bytes). A destination whose events take several calls (a query, then an insert
-or an update) gives `deliver(bodies, sender, delivered, shared) -> Delivery`: it makes its calls
+or an update) gives `deliver(bodies, sender, context) -> Delivery`: it makes its calls
 through the shared sender (sender.exchange: the same retries, rate, circuit breaker and key
-handling) and settles each event; `shared` ({key: record}) holds the records its
-`shared_records` found, merged over the whole backfill ({} in a stream). It calls
-`delivered([index, ...])` as soon as those events'
+handling) and settles each event. Its BatchContext holds the records its `shared_records`
+found, merged over the whole backfill ({} in a stream), and a dict it may keep across this
+worker's batches; it calls `context.delivered([index, ...])` as soon as those events'
 last calls have answered, so that the sink records them in the checkpoint at once (a crash
 later in the batch does not send them again). Without one, the bodies go in one request
 (sender.send_request). `batch_by_user` keeps each user's events in one batch of a backfill
@@ -67,6 +67,21 @@ class Call:
     method: str
     path: str
     data: bytes
+
+
+def _hear_nothing(indices) -> None:
+    del indices
+
+
+@dataclass
+class BatchContext:
+    """What the sink hands a destination's deliver() with each batch, besides its bodies and
+    the sender."""
+    delivered: Callable = _hear_nothing   # ([index, ...]): those events' last calls answered
+    shared: dict = field(default_factory=dict)    # {key: record} merged over the backfill
+                                                  # (shared_records); {} in a stream
+    written: dict = field(default_factory=dict)   # the destination's memory across this
+                                                  # worker's batches (the same dict each time)
 
 
 @dataclass(frozen=True)
@@ -124,7 +139,7 @@ class Destination:
     max_events_per_request: int = 1
     encode: Callable[[list[str]], bytes] = encode_single
     classify: Callable[[int, str, int], list] = classify_by_status
-    deliver: Callable | None = None   # (bodies, sender, delivered, shared) -> Delivery;
+    deliver: Callable | None = None   # (bodies, sender, BatchContext) -> Delivery;
                                       # None: one request
     shared_records: Callable | None = None   # body -> [(key, order, record)] that several
                                              # batches write (transforms.delivery.shared_records)

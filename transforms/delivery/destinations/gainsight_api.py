@@ -33,8 +33,8 @@ from transforms.common import counters
 from transforms.common.batches import chunked
 from transforms.common.jsonio import dumps_compact, loads_event
 from transforms.common.timestamps import event_instant
-from transforms.delivery.destinations.base import (REJECTED, Call, Credential, Delivery, Destination,
-                                                   KeyCheck, classify_by_status)
+from transforms.delivery.destinations.base import (REJECTED, BatchContext, Call, Credential, Delivery,
+                                                   Destination, KeyCheck, classify_by_status)
 
 PEOPLE_PATH = "/v1.0/api/people"
 OBJECTS_PATH = "/v1/data/objects/"
@@ -407,13 +407,22 @@ def query_gsids(calls: Calls, key: str, values: list) -> tuple:
     return answer, envelope, found
 
 
-def write_companies(calls: Calls, plan: Plan, key: str) -> tuple[dict, dict]:
+def write_companies(calls: Calls, plan: Plan, key: str, written: dict | None = None) -> tuple[dict, dict]:
     """Query, then insert the new companies and update the known ones, 50 a call ->
     ({key value: Outcome}, {key value: Gsid}). A company whose insert is refused although the
     query did not find it, and that a second query finds, was inserted meanwhile (another
-    worker's batch): it is updated instead."""
+    worker's batch): it is updated instead. With `written` ({key value: (Gsid, record)}, kept
+    across batches), a company this worker has written as it stands now is not written again,
+    and what is written is added to it."""
     outcomes, gsids = {}, {}
-    for keys in chunked(plan.companies, MAX_RECORDS):
+    pending = []
+    for value, record in plan.companies.items():
+        held = None if written is None else written.get(value)
+        if held is not None and held[1] == record:
+            outcomes[value], gsids[value] = _without_call(True), held[0]
+        else:
+            pending.append(value)
+    for keys in chunked(pending, MAX_RECORDS):
         answer, envelope, found = query_gsids(calls, key, keys)
         if not answer.delivered:
             outcomes.update((value, _own_reason(answer, envelope)) for value in keys)
@@ -422,13 +431,13 @@ def write_companies(calls: Calls, plan: Plan, key: str) -> tuple[dict, dict]:
         new = [value for value in keys if value not in found]
         known = [value for value in keys if value in found]
         if new:
-            written, answers = calls.write("POST", OBJECTS_PATH + "Company",
-                                           [plan.companies[value] for value in new])
-            outcomes.update(zip(new, written))
+            inserted, answers = calls.write("POST", OBJECTS_PATH + "Company",
+                                            [plan.companies[value] for value in new])
+            outcomes.update(zip(new, inserted))
             if len(answers) == len(new):   # inserted in the order sent
                 gsids.update((value, row.get("Gsid")) for value, row in zip(new, answers)
                              if isinstance(row, dict) and row.get("Gsid"))
-            refused = [value for value, outcome in zip(new, written)
+            refused = [value for value, outcome in zip(new, inserted)
                        if not outcome.delivered and outcome.status == 400]
             if refused:
                 again, _, raced = query_gsids(calls, key, refused)
@@ -436,31 +445,37 @@ def write_companies(calls: Calls, plan: Plan, key: str) -> tuple[dict, dict]:
                     gsids.update(raced)
                     known += [value for value in refused if value in raced]
         if known:
-            written, _ = calls.write("PUT", f"{OBJECTS_PATH}Company?keys={key}",
+            updated, _ = calls.write("PUT", f"{OBJECTS_PATH}Company?keys={key}",
                                      [plan.companies[value] for value in known])
-            outcomes.update(zip(known, written))
+            outcomes.update(zip(known, updated))
+    if written is not None:
+        written.update((value, (gsids[value], plan.companies[value])) for value in pending
+                       if outcomes[value].delivered and gsids.get(value))
     return outcomes, gsids
 
 
-def deliver(settings: Settings, bodies: list, sender, delivered=None, shared=None) -> Delivery:
+def deliver(settings: Settings, bodies: list, sender, context: BatchContext | None = None) -> Delivery:
     """A batch's bodies -> Delivery: companies first (a Person's link needs the Gsid), then
-    People, then event rows; each event delivered when all its calls were. A company in `shared`
-    (merged over the backfill from company_records) is written as it stands there, so every
-    batch writes the same values. `delivered(indices)` hears of the identify and group calls
-    once People are written, and of each 50 rows as their call answers (rows are inserts: a
-    crash after one must not write it again)."""
+    People, then event rows; each event delivered when all its calls were. In a backfill, a
+    company is written as context.shared holds it (merged over the backfill from
+    company_records), so every batch would write the same values: one this worker has written
+    already (context.written) is not written again. context.delivered hears of the identify
+    and group calls once People are written, and of each 50 rows as their call answers (rows
+    are inserts: a crash after one must not write it again)."""
+    context = context or BatchContext()
     events = [loads_event(body) for body in bodies]
     plan = plan_batch(events, settings)
-    plan.companies.update((key, shared[key]) for key in plan.companies if key in (shared or {}))
+    plan.companies.update((key, context.shared[key]) for key in plan.companies if key in context.shared)
     calls = Calls(sender)
     settled: dict = {}
-    report = delivered or (lambda indices: None)
+    report = context.delivered
 
     def settle(index, outcome):
         if index not in settled or settled[index].delivered and not outcome.delivered:
             settled[index] = outcome
 
-    companies, gsids = write_companies(calls, plan, settings.company_key)
+    companies, gsids = write_companies(calls, plan, settings.company_key,
+                                       context.written if context.shared else None)
     for value, indices in plan.company_events.items():
         for index in indices:
             settle(index, companies[value])
@@ -482,10 +497,15 @@ def deliver(settings: Settings, bodies: list, sender, delivered=None, shared=Non
 
 
 def _refused(reason: str):
-    """The Outcome of an event nothing was sent for (http_delivery imports the destinations'
-    base, whose package imports this module: imported here, when first needed)."""
+    """The Outcome of an event nothing was sent for."""
+    return _without_call(False, reason)
+
+
+def _without_call(delivered: bool, reason: str = ""):
+    """An Outcome no call was made for (http_delivery imports the destinations' base, whose
+    package imports this module: imported here, when first needed)."""
     from transforms.delivery.http_delivery import Outcome  # pylint: disable=import-outside-toplevel
-    return Outcome(False, None, 0, reason)
+    return Outcome(delivered, None, 0, reason)
 
 
 # -- preview ----------------------------------------------------------------------------------
