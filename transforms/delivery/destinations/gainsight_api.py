@@ -18,11 +18,12 @@ In a batch, a person's identify calls (and the group calls of the same user, for
 become one People upsert with the latest value of each field in timestamp order; a company's
 group calls one record. A backfill's batches hold whole users (batch_by_user), and its
 companies are merged over all of it first (company_records, transforms.delivery.shared_records),
-so both are merged over the whole backfill. Each event settles on its own: an event is delivered when every call
-it went into was. A call refused for validation (HTTP 400, GSOBJ_...) is narrowed down to its
-bad records (those data.errors names; else the call is split in halves and each sent again)
-so that only they are dead-lettered, with their error; an unknown field (GSOBJ_1002) fails
-every record alike and is not split. The field maps come from the flags (Settings below).
+so both are merged over the whole backfill. Each event settles on its own: an event is
+delivered when every call it went into was. A call refused for validation (HTTP 400,
+GSOBJ_...) is narrowed down to its bad records (those data.errors names; else the call is split
+in halves and each sent again) so that only they are dead-lettered, with their error; an
+unknown field (GSOBJ_1002) fails every record alike and is not split. The field maps come from
+the flags (Settings below).
 """
 import functools
 import re
