@@ -108,9 +108,12 @@ def answer_key(sent=None) -> dict:
     by_time = sorted(samples_sent() if sent is None else sent, key=lambda event: instant(event.get("timestamp")))
     emails, people, companies, links, rows = {}, {}, {}, {}, {}
     no_email, not_linked = set(), 0
+    # a visit is its user's when an event sent names both ids (the latest such event in time)
+    signed_in = {event["anonymousId"]: event["userId"] for event in by_time
+                 if event.get("userId") and event.get("anonymousId")}
 
     def user(event):
-        return event.get("userId") or event.get("anonymousId")
+        return event.get("userId") or signed_in.get(event.get("anonymousId")) or event.get("anonymousId")
 
     for event in by_time:
         if event["type"] == "identify" and (event.get("traits") or {}).get("email"):

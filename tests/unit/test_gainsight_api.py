@@ -144,6 +144,18 @@ def test_an_identify_without_any_email_for_its_user_is_refused_with_a_reason():
     assert plan.people == {} and "without an email" in plan.rejected[0]
 
 
+def test_a_visit_stitched_to_a_user_is_that_persons_and_an_unstitched_one_without_email_is_refused():
+    visit = {"type": "identify", "messageId": "a1", "anonymousId": "anon-1", "timestamp": "2024-11-01T09:00:00Z",
+             "traits": {"firstName": "Ann", "title": "Visitor"}}
+    stranger = {**visit, "messageId": "a2", "anonymousId": "anon-2"}
+    signed_in = {**identify("i1", "u1", "2024-11-01T10:00:00Z", email="ann@x.example", title="CSM"),
+                 "anonymousId": "anon-1"}
+    plan = api.plan_batch([signed_in, stranger, visit], api.Settings())
+    assert plan.people == {"ann@x.example": {"Email": "ann@x.example", "FirstName": "Ann", "Title": "CSM"}}
+    assert sorted(plan.person_events["ann@x.example"]) == [0, 2]
+    assert list(plan.rejected) == [1] and "without an email" in plan.rejected[1]
+
+
 def test_companies_take_the_latest_values_and_the_user_is_linked_when_the_email_is_known():
     settings = api.settings_from(company_fields=["traits.name=Name", "traits.plan=Plan__gc"])
     events = [group("g1", "u1", "2024-11-01T11:00:00Z", "acc-1", name="Hooli", plan="growth"),

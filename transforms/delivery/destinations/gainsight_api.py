@@ -185,8 +185,21 @@ def record_of(event: dict, fields: tuple) -> dict:
     return record
 
 
-def user_of(event: dict):
-    return event.get("userId") or event.get("anonymousId")
+def stitched_users(events: list):
+    """event -> its user: its userId; for an anonymous-only event, the userId that the latest
+    event of `events` (in the order given) carrying both ids names beside its anonymousId (a
+    visit stitched to the user who signed in); else its anonymousId.
+
+    >>> user = stitched_users([{"userId": "u1", "anonymousId": "a1"}, {"anonymousId": "a2"}])
+    >>> user({"anonymousId": "a1"}), user({"anonymousId": "a2"}), user({"userId": "u9"})
+    ('u1', 'a2', 'u9')
+    """
+    signed_in = {event["anonymousId"]: event["userId"] for event in events
+                 if event.get("userId") and event.get("anonymousId")}
+
+    def user(event):
+        return event.get("userId") or signed_in.get(event.get("anonymousId")) or event.get("anonymousId")
+    return user
 
 
 def company_records(settings: Settings, body: str) -> list:
@@ -243,19 +256,20 @@ def plan_batch(events: list, settings: Settings) -> Plan:
     """
     order = in_time_order(events)
     email_path, key_path = settings.email_path, settings.company_key_path
+    user = stitched_users([events[index] for index in order])
     emails = {}                        # user -> latest email known in the batch
     for index in order:
         event = events[index]
         email = record_value(event, email_path) if event.get("type") == "identify" else \
             record_value(event, "context." + email_path)
         if isinstance(email, str) and email:
-            emails[user_of(event)] = email
+            emails[user(event)] = email
     plan = Plan({}, {}, {}, {}, {}, [], {}, 0)
     for index in order:
         event = events[index]
         kind = event.get("type")
         if kind == "identify":
-            email = emails.get(user_of(event))
+            email = emails.get(user(event))
             if not email:
                 plan.rejected[index] = (f"identify without an email ({email_path}, for this user "
                                         "in this batch): Gainsight People are keyed by Email")
@@ -272,7 +286,7 @@ def plan_batch(events: list, settings: Settings) -> Plan:
                 continue
             plan.companies.setdefault(key, {}).update(record_of(event, settings.company_fields))
             plan.company_events.setdefault(key, []).append(index)
-            email = emails.get(user_of(event))
+            email = emails.get(user(event))
             if email:
                 links = plan.person_companies.setdefault(email, [])
                 if key not in links:
