@@ -193,8 +193,9 @@ def _wait_for_outcomes(job, lines, rate, outcomes, progress, expected) -> str | 
     return f"not every sample had its outcome within {OUTCOME_WAIT_SECONDS} s of the last publish"
 
 
-def _stop_job(job) -> str:
-    """Stops the job as Ctrl-C does; what it printed on stdout."""
+def _stop_job(job) -> tuple[str, str | None]:
+    """Stops the job as Ctrl-C does -> (what it printed on stdout, how it ended when that was
+    not by itself after the Ctrl-C, for the problems)."""
     if job.poll() is None:
         job.send_signal(signal.SIGINT)
     try:
@@ -202,7 +203,11 @@ def _stop_job(job) -> str:
     except subprocess.TimeoutExpired:
         job.kill()
         stdout, _ = job.communicate()
-    return stdout or ""
+        return stdout or "", (f"the job did not stop within {STOP_WAIT_SECONDS} s of its Ctrl-C and was "
+                              f"killed (see {OUTPUT / 'job.log'})")
+    ended = None if job.returncode >= 0 else (
+        f"the job was ended by signal {-job.returncode} (see {OUTPUT / 'job.log'})")
+    return stdout or "", ended
 
 
 def _fresh_output() -> Path:
@@ -257,7 +262,7 @@ def run_stream_demo(rate: float) -> int:
         print(f"sandbox: {sandbox.url} (gainsight, 5% injected 503s)", flush=True)
         _create_topics(pubsub)
         os.environ["PUBSUB_EMULATOR_HOST"] = pubsub.host
-        env = {**os.environ, credential: key}
+        env = {**os.environ, credential: key, "PYTHONFAULTHANDLER": "1"}   # a crash leaves its trace in job.log
         try:
             with (OUTPUT / "job.log").open("w") as log:
                 job = subprocess.Popen(job_command(sandbox.url), cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -274,13 +279,14 @@ def run_stream_demo(rate: float) -> int:
             print("stopping the job" + (f": {missing}" if missing else " (every sample has its outcome)"),
                   flush=True)
             found += [missing] if missing else []
-            stdout = _stop_job(job)
+            stdout, ended = _stop_job(job)
+            found += [ended] if ended else []
             outcomes.poll()
         except KeyboardInterrupt:
             progress.end()
             print("\ndemo: interrupted; stopping the job, the sandbox and Pub/Sub", file=sys.stderr, flush=True)
             if job is not None:
-                stdout = _stop_job(job)
+                stdout, _ = _stop_job(job)
                 print(summary_table(stdout))
             return INTERRUPTED
         finally:
