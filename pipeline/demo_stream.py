@@ -193,6 +193,15 @@ def _wait_for_outcomes(job, lines, rate, outcomes, progress, expected) -> str | 
     return f"not every sample had its outcome within {OUTCOME_WAIT_SECONDS} s of the last publish"
 
 
+def _job_started() -> None:
+    """In the job's process before exec: its own group, ended with the demo (as the emulator),
+    and SIGINT's default action back, which a demo started where SIGINT is ignored (a script's
+    background job, a CI runner) would otherwise hand down: the Ctrl-C that stops the job
+    would be ignored."""
+    own_group_ended_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stop_job(job) -> tuple[str, str | None]:
     """Stops the job as Ctrl-C does -> (what it printed on stdout, how it ended when that was
     not by itself after the Ctrl-C, for the problems)."""
@@ -266,7 +275,7 @@ def run_stream_demo(rate: float) -> int:
         try:
             with (OUTPUT / "job.log").open("w") as log:
                 job = subprocess.Popen(job_command(sandbox.url), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                       stderr=log, text=True, preexec_fn=own_group_ended_with_parent)
+                                       stderr=log, text=True, preexec_fn=_job_started)
             print(f"job: python -m pipeline --input_subscription {SUBSCRIPTION} ... (pid {job.pid}, "
                   f"log {OUTPUT / 'job.log'})", flush=True)
             outcomes = _Outcomes(pubsub, sandbox)
